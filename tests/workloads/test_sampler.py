@@ -1,0 +1,494 @@
+"""ProcSampler on fake /proc trees (hermetic) and on a real child process (live)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.workloads.fakeproc import FakeProc
+from workloads import procfs, sampler
+from workloads.frames import ThreadSample
+from workloads.procfs import ProcessGone
+from workloads.sampler import KernelView, ProcSampler
+
+MS = 1_000_000  # ns
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> FakeProc:
+    f = FakeProc(tmp_path / "proc")
+    f.add_process(100, name="lab", cpu_ns=5 * MS, slices=10, vol=8, invol=2, utime=1)
+    f.add_thread(100, 101, name="a) b (c", cpu_ns=MS, slices=4, vol=3, invol=1)
+    return f
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+Make = Callable[..., ProcSampler]
+
+
+@pytest.fixture
+def make(fake: FakeProc, clock: Clock) -> Iterator[Make]:
+    """Samplers on the fake tree rooted at pid 100, closed after the test."""
+    made: list[ProcSampler] = []
+
+    def factory(**kw: float) -> ProcSampler:
+        s = ProcSampler(100, proc_root=fake.path, clock=clock, **kw)
+        made.append(s)
+        return s
+
+    yield factory
+    for s in made:
+        s.close()
+
+
+def by_tid(view: KernelView) -> dict[int, ThreadSample]:
+    return {t.tid: t for t in view.threads}
+
+
+def step(
+    s: ProcSampler, clock: Clock, dt: float = 0.1, phases: dict[int, str] | None = None
+) -> KernelView:
+    clock.t += dt
+    return s.sample(phases)
+
+
+def test_first_sample_names_threads_and_marks_them_new(make: Make, fake: FakeProc) -> None:
+    view = make().sample()
+    assert view.dt == 0.0 and view.root_alive
+    t = by_tid(view)
+    assert t[101].name == "a) b (c" and t[101].state_letter == "S"
+    assert t[101].new and t[101].executing == 0.0 and t[101].switches_per_s == 0.0
+    assert (t[101].cpu_ns, t[101].runq_ns, t[101].switches) == (MS, 0, 4)
+    assert (t[101].voluntary, t[101].involuntary) == (3, 1)
+    assert view.switches_total == 14 and view.threads_seen == 2
+    (proc,) = view.processes
+    assert (proc.pid, proc.ppid, proc.name, proc.role, proc.threads) == (100, 1, "lab", "lab", 2)
+    assert proc.rss_bytes == 100 * procfs.PAGE_SIZE
+    assert view.fidelity == {"schedstat": True, "runnable": True, "status": True}
+
+
+def test_shares_from_deltas_over_the_injected_clock(
+    make: Make, fake: FakeProc, clock: Clock
+) -> None:
+    s = make()
+    s.sample()
+    fake.bump(101, cpu_ns=50 * MS, runq_ns=20 * MS, slices=5)
+    view = step(s, clock, 0.1)
+    t = by_tid(view)[101]
+    assert not t.new
+    assert t.executing == pytest.approx(0.5)
+    assert t.runnable == pytest.approx(0.2)
+    assert t.waiting == pytest.approx(0.3)
+    assert t.switches_per_s == pytest.approx(50.0)
+    assert view.cpu_percent == pytest.approx(50.0)
+    assert view.processes[0].cpu_percent == pytest.approx(50.0)
+    assert view.switches_per_s == pytest.approx(50.0)
+    assert view.switches_total == 19
+    assert view.threads[0].tid == 101  # busiest first
+
+
+def test_shares_are_clamped(make: Make, fake: FakeProc, clock: Clock) -> None:
+    s = make()
+    s.sample()
+    fake.bump(101, cpu_ns=300 * MS, runq_ns=300 * MS, slices=1)
+    t = by_tid(step(s, clock, 0.1))[101]
+    assert t.executing == 1.0 and t.runnable == 1.0 and t.waiting == 0.0
+
+
+def test_idle_thread_reuses_its_sample(make: Make, fake: FakeProc, clock: Clock) -> None:
+    s = make()
+    s.sample()
+    step(s, clock)
+    a = by_tid(step(s, clock))[101]
+    b = by_tid(step(s, clock))[101]
+    assert a is b and a.waiting == 1.0 and a.executing == 0.0
+
+
+def test_vanished_thread_is_dropped_and_keeps_its_switches(
+    make: Make, fake: FakeProc, clock: Clock
+) -> None:
+    s = make()
+    s.sample()
+    fake.bump(101, slices=6)
+    assert step(s, clock).switches_total == 20
+    fake.remove_thread(101)
+    view = step(s, clock)
+    assert set(by_tid(view)) == {100}
+    assert view.switches_total == 20 and view.root_alive
+    assert view.processes[0].threads == 1
+
+
+def test_thread_listed_but_gone_before_its_read_is_skipped(
+    make: Make, fake: FakeProc, clock: Clock
+) -> None:
+    fake.ghost_thread(100, 102)  # in the listing, no files left
+    s = make()
+    view = s.sample()
+    assert set(by_tid(view)) == {100, 101}
+    fake.add_thread(100, 103)  # the count changes: listed again, ghost still skipped
+    assert set(by_tid(step(s, clock))) == {100, 101, 103}
+
+
+def test_new_thread_is_discovered_when_the_count_changes(
+    make: Make, fake: FakeProc, clock: Clock
+) -> None:
+    s = make()
+    s.sample()
+    fake.add_thread(100, 105, name="late", slices=2)
+    view = step(s, clock)
+    t = by_tid(view)[105]
+    assert t.new and t.name == "late"
+    assert view.switches_total == 16
+    assert [x.tid for x in view.threads] == [100, 101, 105]  # idle ones by tid
+    assert not by_tid(step(s, clock))[105].new
+
+
+def test_tid_reuse_with_new_start_time_is_a_new_thread(
+    make: Make, fake: FakeProc, clock: Clock
+) -> None:
+    s = make()
+    s.sample()
+    fake.bump(101, cpu_ns=40 * MS, slices=20)
+    step(s, clock)
+    fake.reuse_tid(101, start=5000, name="reborn", cpu_ns=2 * MS, slices=1)
+    view = step(s, clock)
+    t = by_tid(view)[101]
+    assert t.new and t.name == "reborn" and t.cpu_ns == 2 * MS
+    assert t.executing == 0.0 and t.switches_per_s == 0.0
+    assert view.switches_total == 10 + 24 + 1  # the old thread's total is kept
+    fake.bump(101, cpu_ns=10 * MS, slices=1)
+    t = by_tid(step(s, clock))[101]
+    assert t.executing == pytest.approx(0.1) and t.switches_per_s == pytest.approx(10.0)
+
+
+def test_tid_reuse_is_caught_when_reading_by_path(
+    make: Make, fake: FakeProc, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No fds to hold: every read goes by path, so a reused tid reads the new
+    # thread's file; the counters going back reveal it.
+    monkeypatch.setattr(procfs, "raise_fd_limit", lambda: sampler._FD_RESERVE + 1)
+    s = make()
+    s.sample()
+    fake.bump(101, cpu_ns=40 * MS, slices=20)
+    step(s, clock)
+    th = fake.threads[101]
+    th.start, th.cpu_ns, th.slices = 5000, 2 * MS, 1
+    fake.update(101)  # rewritten in place: no exit is visible, only the counters
+    view = step(s, clock)
+    t = by_tid(view)[101]
+    assert t.new and t.cpu_ns == 2 * MS and t.executing == 0.0
+    assert view.switches_total == 10 + 24 + 1
+
+
+def test_thread_vanishing_mid_scan(
+    make: Make, fake: FakeProc, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = make()
+    s.sample()
+    fake.bump(101, slices=2)
+    real = procfs.pread
+
+    def pread_then_remove(fd: int, size: int = 4096) -> bytes:
+        data = real(fd, size)
+        if 101 in fake.threads:
+            fake.remove_thread(101)  # exits right after the scan read the main thread
+        return data
+
+    monkeypatch.setattr(procfs, "pread", pread_then_remove)
+    view = step(s, clock)
+    assert set(by_tid(view)) == {100} and view.root_alive
+    assert view.switches_total == 14  # its last known count is kept
+
+
+def test_missing_schedstat_falls_back_to_stat_ticks(tmp_path: Path, clock: Clock) -> None:
+    fake = FakeProc(tmp_path)
+    fake.add_process(100, schedstat=False, utime=10, stime=5, vol=7, invol=3)
+    with ProcSampler(100, proc_root=fake.path, clock=clock, status_interval=0.0) as s:
+        view = s.sample()
+        t = by_tid(view)[100]
+        tick = 1_000_000_000 // procfs.CLK_TCK
+        assert t.cpu_ns == 15 * tick and t.runq_ns is None and t.runnable is None
+        assert t.switches == 10
+        assert view.fidelity == {"schedstat": False, "runnable": False, "status": True}
+        fake.bump(100, utime=procfs.CLK_TCK // 20, vol=4)  # 50 ms of CPU
+        t = by_tid(step(s, clock, 0.1))[100]
+        assert t.executing == pytest.approx(0.5) and t.runnable is None
+        assert t.waiting == pytest.approx(0.5) and t.switches == 14
+
+
+def test_zero_schedstat_for_a_thread_that_ran_falls_back(tmp_path: Path, clock: Clock) -> None:
+    fake = FakeProc(tmp_path)
+    fake.add_process(100, utime=20, stime=0, cpu_ns=0, runq_ns=0, slices=0, vol=5)
+    with ProcSampler(100, proc_root=fake.path, clock=clock) as s:
+        view = s.sample()
+        t = by_tid(view)[100]
+        assert t.runnable is None and t.cpu_ns > 0 and t.switches == 5
+        assert view.fidelity["schedstat"] is False and view.fidelity["runnable"] is False
+
+
+def test_fallback_converts_threads_already_tracked(
+    make: Make, fake: FakeProc, clock: Clock
+) -> None:
+    s = make()
+    s.sample()
+    fake.add_thread(100, 102, schedstat=False, utime=3)
+    view = step(s, clock)
+    view = step(s, clock)
+    assert all(t.runnable is None for t in view.threads)
+    assert view.fidelity["schedstat"] is False
+
+
+def test_gil_wait_rule(make: Make, fake: FakeProc, clock: Clock) -> None:
+    for tid in (102, 103, 104):
+        fake.add_thread(100, tid)
+    s = make()
+    s.sample()
+    fake.bump(101, cpu_ns=5 * MS, slices=1)  # waiting 0.95
+    fake.bump(102, cpu_ns=80 * MS, slices=1)  # waiting 0.2
+    phases = {101: "cpu", 102: "cpu", 103: "io"}
+    t = by_tid(step(s, clock, phases=phases))
+    assert t[101].gil_wait == pytest.approx(0.95) and t[101].phase == "cpu"
+    assert t[102].gil_wait == 0.0
+    assert t[103].gil_wait == 0.0 and t[103].phase == "io"
+    assert t[104].gil_wait is None and t[104].phase is None
+    t = by_tid(step(s, clock, phases={101: "io"}))  # phase changes refresh idle samples
+    assert t[101].phase == "io" and t[101].gil_wait == 0.0 and t[103].phase is None
+
+
+def test_status_is_read_less_often_and_rates_hold_between_reads(
+    make: Make, fake: FakeProc, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    real = procfs.read_file
+
+    def counting(path: str, size: int = 4096) -> bytes:
+        if path.endswith("/status"):
+            reads.append(path)
+        return real(path, size)
+
+    monkeypatch.setattr(procfs, "read_file", counting)
+    s = make(status_interval=1.0)
+    s.sample()
+    reads.clear()
+    rates = []
+    for _ in range(30):
+        fake.bump(101, cpu_ns=MS, slices=3, vol=2, invol=1)
+        rates.append(by_tid(step(s, clock))[101].voluntary_per_s)
+    assert 2 <= sum(r.endswith("/101/status") for r in reads) <= 4  # 3 s at 1 Hz, not 30
+    assert len(set(rates)) <= 5  # held between refreshes
+    assert rates[-1] == pytest.approx(20.0)  # 2 per 0.1 s
+
+
+def test_status_refreshes_are_staggered(
+    make: Make, fake: FakeProc, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for tid in range(200, 240):
+        fake.add_thread(100, tid)
+    per_sample: list[int] = []
+    real = procfs.read_file
+
+    def counting(path: str, size: int = 4096) -> bytes:
+        per_sample[-1] += path.endswith("/status")
+        return real(path, size)
+
+    s = make(status_interval=1.0)
+    s.sample()
+    monkeypatch.setattr(procfs, "read_file", counting)
+    for _ in range(20):
+        for tid in range(200, 240):
+            fake.bump(tid, cpu_ns=MS, slices=1, vol=1)
+        per_sample.append(0)
+        step(s, clock)
+    assert sum(per_sample) == pytest.approx(80, abs=8)  # 40 threads x 2 s
+    assert max(per_sample) <= 10  # about 4 per sample, never all 40 at once
+
+
+def test_tree_with_children_files_and_exclusions(tmp_path: Path) -> None:
+    _tree_case(FakeProc(tmp_path, children_files=True))
+
+
+def test_tree_without_children_files_scans_ppids(tmp_path: Path) -> None:
+    _tree_case(FakeProc(tmp_path, children_files=False))
+
+
+def _tree_case(fake: FakeProc) -> None:
+    clock = Clock()
+    fake.add_process(1, ppid=0, name="init")
+    fake.add_process(100, ppid=1, name="lab")
+    fake.add_thread(100, 101)
+    fake.add_process(200, ppid=100, name="worker")
+    fake.add_process(300, ppid=200, name="grandchild")
+    fake.add_process(400, ppid=100, name="ioserver")
+    fake.add_process(401, ppid=400, name="io-child")
+    fake.add_process(500, ppid=1, name="unrelated")
+    with ProcSampler(100, proc_root=fake.path, clock=clock, exclude_pids=lambda: {400}) as s:
+        view = s.sample()
+        assert s.pids == {100, 200, 300}
+        assert [p.pid for p in view.processes] == [100, 200, 300]
+        assert [p.role for p in view.processes] == ["lab", "worker", "worker"]
+        assert {t.pid for t in view.threads} == {100, 200, 300}
+        fake.add_process(600, ppid=100, name="late")
+        assert 600 not in {p.pid for p in step(s, clock, 0.1).processes}  # not due yet
+        assert 600 in {p.pid for p in step(s, clock, 0.5).processes}
+        fake.remove_process(300)
+        view = step(s, clock, 0.1)
+        assert {p.pid for p in view.processes} == {100, 200, 600} and view.root_alive
+
+
+def test_root_exit_and_zombie_end_the_view(make: Make, fake: FakeProc, clock: Clock) -> None:
+    s = make()
+    fake.bump(101, slices=1)
+    s.sample()
+    fake.update(100, state="Z")
+    fake.remove_thread(101)
+    view = step(s, clock)
+    assert not view.root_alive and view.threads == () and view.processes == ()
+    assert view.switches_total == 15
+    assert not step(s, clock).root_alive
+
+
+def test_root_removed_outright(make: Make, fake: FakeProc, clock: Clock) -> None:
+    s = make()
+    s.sample()
+    fake.remove_process(100)
+    assert not step(s, clock).root_alive
+
+
+def test_bad_root_raises_process_gone(tmp_path: Path) -> None:
+    with pytest.raises(ProcessGone):
+        ProcSampler(4242, proc_root=str(tmp_path))
+
+
+def test_close_is_idempotent_and_closes_fds(make: Make) -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    s = make()
+    s.sample()
+    assert len(os.listdir("/proc/self/fd")) > before
+    s.close()
+    s.close()
+    assert len(os.listdir("/proc/self/fd")) == before
+    with pytest.raises(ValueError):
+        s.sample()
+
+
+def test_fd_budget_overflow_reads_by_path(
+    make: Make, fake: FakeProc, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for tid in range(200, 220):
+        fake.add_thread(100, tid)
+    monkeypatch.setattr(procfs, "raise_fd_limit", lambda: sampler._FD_RESERVE + 6)
+    s = make()
+    assert len(s.sample().threads) == 22
+    fake.bump(219, cpu_ns=30 * MS, slices=2)
+    assert by_tid(step(s, clock))[219].executing == pytest.approx(0.3)
+    fake.remove_thread(219)
+    assert 219 not in by_tid(step(s, clock))
+
+
+# -- live --------------------------------------------------------------------
+
+CHILD = r"""
+import ctypes, sys, threading
+libc = ctypes.CDLL(None)
+def named(name, body):
+    def run():
+        libc.prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME
+        body()
+    threading.Thread(target=run, daemon=True).start()
+def spin():
+    while True:
+        pass
+named("ccv-busy", spin)
+for i in range(3):
+    named(f"ccv idle) {i}", threading.Event().wait)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen[str]]:
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as p:
+        try:
+            assert p.stdout is not None and p.stdout.readline() == "ready\n"
+            yield p
+        finally:
+            os.kill(p.pid, signal.SIGKILL)  # by pid: its own session, nothing else
+            p.wait(10)
+
+
+def _poll(s: ProcSampler, ok: Callable[[KernelView], bool], deadline: float = 10.0) -> KernelView:
+    """Sample until `ok` holds or the deadline passes; the caller asserts."""
+    end = time.monotonic() + deadline
+    while True:
+        view = s.sample()
+        if ok(view) or time.monotonic() > end:
+            return view
+        time.sleep(0.05)
+
+
+@pytest.mark.live
+def test_live_child_threads_names_and_busy_share(child: subprocess.Popen[str]) -> None:
+    with ProcSampler(child.pid) as s:
+        s.sample()
+
+        def busy_seen(v: KernelView) -> bool:
+            return any(t.name == "ccv-busy" and t.executing > 0.5 and not t.new for t in v.threads)
+
+        view = _poll(s, busy_seen)
+        assert busy_seen(view)
+        names = sorted(t.name for t in view.threads)
+        assert "ccv-busy" in names and sum(n.startswith("ccv idle) ") for n in names) == 3
+        assert view.processes[0].threads == len(view.threads) == 5
+        assert view.threads[0].name == "ccv-busy"
+        assert view.fidelity["schedstat"] and view.root_alive
+        assert s.pids == {child.pid}
+
+
+@pytest.mark.live
+def test_live_switches_match_status_sums(child: subprocess.Popen[str]) -> None:
+    with ProcSampler(child.pid, status_interval=0.0) as s:
+        view = s.sample()
+        ours = sum(t.switches for t in view.threads)
+        theirs = 0
+        task = f"/proc/{child.pid}/task"
+        for tid in os.listdir(task):
+            vol, invol = procfs.parse_status_switches(procfs.read_file(f"{task}/{tid}/status"))
+            theirs += vol + invol
+        # The busy thread keeps switching between the two reads.
+        assert abs(ours - theirs) <= max(10, 0.05 * theirs)
+        assert view.voluntary_per_s is not None
+
+
+@pytest.mark.live
+def test_live_root_exit_is_noticed(child: subprocess.Popen[str]) -> None:
+    with ProcSampler(child.pid) as s:
+        assert s.sample().root_alive
+        child.kill()
+        view = _poll(s, lambda v: not v.root_alive)
+        assert not view.root_alive

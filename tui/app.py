@@ -1,0 +1,326 @@
+"""The ccviz app: panes fed by immutable frames, keys that change the running lab.
+
+Frames arrive as `FrameReady` messages (from the sampler thread for a live
+lab, from the replay's clock otherwise). The app appends them to its
+`FrameHistory` on the UI thread and redraws every visible pane inside one
+`batch_update`. Changes to the lab are validated here and applied by a thread
+worker, because starting a new lab takes up to a second; nothing here reads
+/proc or waits on the lab.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from tui.screens.help import HelpScreen, help_markdown
+from tui.sources import FrameReady, ReplaySource, Source
+from tui.themes import DEFAULT_THEME, HIGH_CONTRAST_THEME, THEMES
+from tui.widgets.panes import LoopPane, SwitchesPane, ThroughputPane
+from tui.widgets.settings import SettingsPanel
+from tui.widgets.status import HeaderInfo, StatusHeader, VerdictLine
+from tui.widgets.threads import ThreadsPane
+from workloads.config import (
+    CPU_KINDS,
+    IO_KINDS,
+    MAX_CONCURRENCY,
+    MAX_WORKERS,
+    MODELS,
+    ConfigError,
+)
+from workloads.history import FrameHistory
+from workloads.verdict import verdict
+
+__all__ = ["CcvizApp", "make_app"]
+
+TICK_S = 0.05  # the replay clock's resolution
+REPLAY_ACTIONS = frozenset({"step", "speed", "seek", "seek_to"})
+
+
+def _model_bindings() -> list[BindingType]:
+    return [
+        Binding(str(n), f"model({n - 1})", "model", key_display="1-7", show=n == 1)
+        for n in range(1, len(MODELS) + 1)
+    ]
+
+
+class CcvizApp(App[None]):
+    """Threads, event loop, context switches and throughput of a running lab, live."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "ccviz"
+    # Textual annotates these as `ClassVar[...] | None`, which mypy reads as an instance
+    # variable, so a ClassVar annotation here is an error; hence the noqa for ruff.
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-w-tiny"), (64, "-w-narrow"), (130, "-w-wide"),
+    ]
+    VERTICAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-h-tiny"), (20, "-h-short"), (36, "-h-tall"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_model_bindings(),
+        Binding("m", "cycle_model", "cycle model"),
+        Binding("left_square_bracket", "cpu_share(-1)", "cpu share ∓0.1", key_display="[ ]"),
+        Binding("right_square_bracket", "cpu_share(1)", "cpu share +0.1", show=False),
+        Binding("minus", "concurrency(-1)", "concurrency ÷2 ×2", key_display="- +"),
+        Binding("plus,equals_sign", "concurrency(1)", "concurrency ×2", show=False),
+        Binding("w", "workers(-1)", "workers ∓1", key_display="w W"),
+        Binding("W", "workers(1)", "workers +1", show=False),
+        Binding("c", "cpu_kind", "cpu kind"),
+        Binding("i", "io_kind", "io kind"),
+        Binding("space", "pause", "pause"),
+        Binding("r", "restart", "restart"),
+        Binding("d", "density", "density"),
+        Binding("s", "toggle_settings", "settings"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+        Binding("full_stop", "step(1)", "step", key_display=", ."),
+        Binding("comma", "step(-1)", "step back", show=False),
+        Binding("greater_than_sign", "speed(1)", "speed", key_display="< >"),
+        Binding("less_than_sign", "speed(-1)", "slower", show=False),
+        Binding("right", "seek(1.0)", "seek", key_display="← →"),
+        Binding("left", "seek(-1.0)", "seek back", show=False),
+        Binding("home", "seek_to(0)", "to start", show=False),
+        Binding("end", "seek_to(-1)", "to end", show=False),
+    ]
+
+    def __init__(self, source: Source, *, ascii: bool = False, high_contrast: bool = False):
+        super().__init__()
+        self.source = source
+        self.ascii = ascii
+        self.history = FrameHistory()
+        self.paused = False
+        self.density = False
+        self.error: str | None = None
+        self.starting = source.live
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = (HIGH_CONTRAST_THEME if high_contrast else DEFAULT_THEME).name
+
+    # -- layout ----------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(ascii=self.ascii, id="header")
+        yield VerdictLine(ascii=self.ascii, id="verdict")
+        with Horizontal(id="body"):
+            yield ThreadsPane(ascii=self.ascii, id="threads")
+            with Vertical(id="side"):
+                yield LoopPane(ascii=self.ascii, id="loop")
+                yield SwitchesPane(ascii=self.ascii, id="switches")
+                yield ThroughputPane(ascii=self.ascii, id="throughput")
+            yield SettingsPanel(id="settings")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        if self.source.live:
+            self.run_worker(self._start_live, thread=True, name="start the lab", group="lab",
+                            exit_on_error=False)
+        else:
+            self.source.start(self.post_message)
+            self.set_interval(TICK_S, self._tick)
+        self._redraw()
+
+    def _start_live(self) -> None:
+        self.source.start(self.post_message)
+
+    def _tick(self) -> None:
+        self.source.tick(time.monotonic())
+
+    def on_unmount(self) -> None:
+        self.source.stop()
+
+    # -- frames ----------------------------------------------------------
+
+    def on_frame_ready(self, message: FrameReady) -> None:
+        if not message.frames:
+            return
+        self.starting = False
+        if self.paused and self.source.live and not message.reset:
+            self.source.shown(message.frames[-1])  # consumed on purpose: not a drop
+            return
+        if message.reset:
+            self.history.clear()
+        for frame in message.frames:
+            self.history.append(frame)
+        self.source.shown(message.frames[-1])
+        if not message.reset:
+            for frame in message.frames:
+                for event in frame.events:
+                    self.notify(event, timeout=4)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Point every visible pane at the history; each rebuilds when it is painted."""
+        frame = self.history.latest
+        with self.batch_update():
+            self.query_one(StatusHeader).show(self._header_info())
+            found = None if frame is None else verdict(frame, self.history, cores=self.source.cores)
+            self.query_one(VerdictLine).show(found, self.error)
+            self.query_one(ThreadsPane).show(self.history)
+            if self.query_one("#side").display:
+                for pane in (LoopPane, SwitchesPane, ThroughputPane):
+                    self.query_one(pane).show(self.history)
+            settings = self.query_one(SettingsPanel)
+            if settings.has_class("-open"):
+                settings.sync(self.source.config)
+
+    def _header_info(self) -> HeaderInfo:
+        source = self.source
+        playback = None
+        if isinstance(source, ReplaySource):
+            state = "⏸" if self.paused else ("■ end" if source.at_end else "▶")
+            playback = f"{state} {source.speed:g}× {source.at:.1f}/{source.duration:.1f}s"
+        return HeaderInfo(
+            frame=self.history.latest,
+            requested=source.config,
+            source=source.label,
+            live=source.live,
+            paused=self.paused,
+            playback=playback,
+            starting=self.starting,
+        )
+
+    # -- workers ---------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed start, change or restart is reported."""
+        worker = event.worker
+        if event.state == WorkerState.ERROR:
+            reason = f"{worker.name} failed: {worker.error}"
+            self.error = reason
+            self.notify(reason, severity="error", timeout=8)
+            self._redraw()
+        elif event.state == WorkerState.SUCCESS and self.error is not None:
+            self.error = None
+            self._redraw()
+
+    def _apply_in_background(self, what: str, job: Any) -> None:
+        self.run_worker(job, thread=True, name=what, group="lab", exit_on_error=False)
+
+    # -- changes ---------------------------------------------------------
+
+    def _change(self, **changes: Any) -> None:
+        """Validate a change, then apply it off the UI thread (live) or only show it (replay)."""
+        before = self.source.config
+        try:
+            after = self.source.request(**changes)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if after == before:
+            return
+        what = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in changes.items())
+        if self.source.live:
+            self._apply_in_background(f"apply {what}", self.source.sync)
+        else:
+            self.notify(
+                f"{what}: shown as requested only — a recording cannot change. "
+                "Run `ccviz run` to try it live.",
+                title="replay: view only",
+                timeout=4,
+            )
+        self._redraw()
+
+    def action_model(self, index: int) -> None:
+        self._change(model=MODELS[index % len(MODELS)])
+
+    def action_cycle_model(self) -> None:
+        self.action_model(MODELS.index(self.source.config.model) + 1)
+
+    def action_set_field(self, key: str, value: str) -> None:
+        self._change(**{key: value})
+
+    def action_cpu_share(self, direction: int) -> None:
+        share = round(min(1.0, max(0.0, self.source.config.cpu_share + 0.1 * direction)), 2)
+        if share == self.source.config.cpu_share:
+            self.notify(f"cpu share is already {share:.1f}", timeout=2)
+        self._change(cpu_share=share)
+
+    def action_concurrency(self, direction: int) -> None:
+        current = self.source.config.concurrency
+        value = max(1, current // 2) if direction < 0 else min(MAX_CONCURRENCY, current * 2)
+        if value == current:
+            self.notify(f"concurrency is already {current}", timeout=2)
+        self._change(concurrency=value)
+
+    def action_workers(self, direction: int) -> None:
+        current = self.source.config.effective_workers
+        value = max(1, min(MAX_WORKERS, current + direction))
+        if value == current:
+            self.notify(f"workers is already {current}", timeout=2)
+        self._change(workers=value)
+
+    def action_cpu_kind(self) -> None:
+        kind = self.source.config.cpu_kind
+        self._change(cpu_kind=CPU_KINDS[(CPU_KINDS.index(kind) + 1) % len(CPU_KINDS)])
+
+    def action_io_kind(self) -> None:
+        kind = self.source.config.io_kind
+        self._change(io_kind=IO_KINDS[(IO_KINDS.index(kind) + 1) % len(IO_KINDS)])
+
+    def action_restart(self) -> None:
+        if self.source.live:
+            self._apply_in_background("restart the lab", self.source.restart)
+            self.notify("restarting the lab…", timeout=2)
+        else:
+            self.source.restart()
+
+    # -- view ------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if isinstance(self.source, ReplaySource):
+            self.source.paused = self.paused
+        self._redraw()
+
+    def action_density(self) -> None:
+        self.density = not self.density
+        self.query_one(ThreadsPane).set_density(self.density)
+
+    def action_toggle_settings(self) -> None:
+        panel = self.query_one(SettingsPanel)
+        panel.toggle_class("-open")
+        if panel.has_class("-open"):
+            panel.sync(self.source.config)
+
+    def action_help(self) -> None:
+        glyphs = self.query_one(ThreadsPane).glyphs
+        shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
+        self.push_screen(HelpScreen(help_markdown(glyphs, shown)))
+
+    # -- replay ----------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Replay controls are hidden from the footer and inert on a live lab.
+        return action not in REPLAY_ACTIONS or isinstance(self.source, ReplaySource)
+
+    def action_step(self, frames: int) -> None:
+        if isinstance(self.source, ReplaySource):
+            if not self.paused:
+                self.action_pause()
+            self.source.step(frames)
+
+    def action_speed(self, direction: int) -> None:
+        if isinstance(self.source, ReplaySource):
+            speed = self.source.faster(direction)
+            self.notify(f"replay speed {speed:g}×", timeout=2)
+            self._redraw()
+
+    def action_seek(self, seconds: float) -> None:
+        if isinstance(self.source, ReplaySource):
+            self.source.seek(seconds)
+
+    def action_seek_to(self, index: int) -> None:
+        if isinstance(self.source, ReplaySource):
+            self.source.seek_index(index if index >= 0 else len(self.source.frames) - 1)
+
+
+def make_app(source: Source, *, ascii: bool = False, high_contrast: bool = False) -> CcvizApp:
+    """Build the app on a frame source (used by the CLI, the tests and the screenshots)."""
+    return CcvizApp(source, ascii=ascii, high_contrast=high_contrast)

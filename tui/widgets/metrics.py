@@ -1,0 +1,129 @@
+"""The base of the small panes: text lines plus labelled sparklines.
+
+A pane lists what to show for the latest frame as `Text` lines and `Metric`s;
+this base lays them out for any size: each metric is a heading (label and
+figures) over a sparkline as wide as the pane, and the sparklines share the
+rows left over, so a tall pane on a projector gets tall charts while an
+80×24 terminal still gets one row each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from textual.strip import Strip
+
+from tui.widgets.glyphs import fmt_count
+from tui.widgets.lines import LineBuilder, LinesWidget
+from tui.widgets.sparkline import SparkStyles, sparkline
+from workloads.frames import Frame
+from workloads.history import FrameHistory
+
+__all__ = ["Metric", "MetricPane", "Text"]
+
+MAX_SPARK_ROWS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A line of label/value pairs: ((label, value), ...)."""
+
+    parts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A series drawn as a sparkline under a heading with now / p99 / max."""
+
+    label: str
+    series: str
+    fmt: Callable[[float | None], str] = fmt_count
+    top: float | None = None  # fixed scale (e.g. a pool's size); None = auto
+    p99: bool = True
+    p99_override: float | None = None  # e.g. from a histogram rather than the series
+
+
+Item = Text | Metric
+
+
+class MetricPane(LinesWidget):
+    """A pane of text lines and metrics, all read from the frame history."""
+
+    history: FrameHistory | None = None
+
+    def show(self, history: FrameHistory) -> None:
+        """Point the pane at the history; it redraws from it when next painted."""
+        self.history = history
+        if self.display:
+            self.refresh()
+
+    def version(self) -> int:
+        return -1 if self.history is None else self.history.appended
+
+    def items(self, frame: Frame, history: FrameHistory) -> Sequence[Item]:
+        """What this pane shows for `frame`; override."""
+        return ()
+
+    def waiting_text(self) -> str:
+        return "waiting for the first frame…"
+
+    def build(self, width: int, height: int) -> Iterable[Strip]:
+        history = self.history
+        frame = None if history is None else history.latest
+        if history is None or frame is None:
+            line = LineBuilder().add(self.waiting_text(), self.style_of("lines--dim"))
+            return [line.strip(width)]
+        items = list(self.items(frame, history))
+        metrics = [i for i in items if isinstance(i, Metric)]
+        texts = len(items) - len(metrics)
+        # Drop metrics from the end until each has its heading and one row.
+        while metrics and texts + 2 * len(metrics) > height:
+            items.remove(metrics.pop())
+        rows = 1
+        if metrics:
+            rows = max(1, min(MAX_SPARK_ROWS, (height - texts - len(metrics)) // len(metrics)))
+        lines: list[Strip] = []
+        for item in items:
+            if isinstance(item, Text):
+                lines.append(self._text_line(item, width))
+            else:
+                lines.extend(self._metric_lines(item, history, width, rows))
+        return lines
+
+    def _text_line(self, item: Text, width: int) -> Strip:
+        line = LineBuilder()
+        label, value = self.style_of("lines--dim"), self.style_of("lines--value")
+        for n, (name, figure) in enumerate(item.parts):
+            if n:
+                line.add(" · ", label)
+            if name:
+                line.add(f"{name} ", label)
+            line.add(figure, value)
+        return line.strip(width, value)
+
+    def _metric_lines(
+        self, metric: Metric, history: FrameHistory, width: int, rows: int
+    ) -> list[Strip]:
+        stats = history.stats(metric.series, width)
+        p99 = metric.p99_override if metric.p99_override is not None else stats.p99
+        head = LineBuilder().add(metric.label, self.style_of("lines--label"))
+        dim, value = self.style_of("lines--dim"), self.style_of("lines--value")
+        head.add("  ").add(metric.fmt(stats.current), value)
+        if metric.p99:
+            head.add("  p99 ", dim).add(metric.fmt(p99), value)
+        head.add("  max ", dim).add(metric.fmt(stats.max), value)
+        styles = SparkStyles(
+            bar=self.style_of("lines--spark"),
+            baseline=self.style_of("lines--dim"),
+            marker=self.style_of("lines--marker"),
+        )
+        chart = sparkline(
+            history.series(metric.series, width),
+            history.markers(width),
+            height=rows,
+            glyphs=self.glyphs,
+            styles=styles,
+            top=metric.top,
+        )
+        return [head.strip(width, value)] + [Strip(row, width) for row in chart]

@@ -1,0 +1,120 @@
+"""The small panes: event loop (or pool), context switches, throughput and latency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tui.widgets.glyphs import fmt_count, fmt_ms, fmt_rate
+from tui.widgets.metrics import Item, Metric, MetricPane, Text
+from workloads.frames import Frame
+from workloads.history import FrameHistory
+
+__all__ = ["LoopPane", "SwitchesPane", "ThroughputPane"]
+
+#: Window for the loop lag's p99, read from the probe's cumulative histogram.
+LAG_WINDOW_S = 10.0
+
+
+class LoopPane(MetricPane):
+    """The scheduler the model uses: an event loop's ready queue and lag, or a pool.
+
+    Never empty: a model with neither loop nor pool (one thread per task) shows
+    its thread count and tasks in flight instead.
+    """
+
+    BORDER_TITLE = "Event loop"
+
+    def items(self, frame: Frame, history: FrameHistory) -> Sequence[Item]:
+        app = frame.app
+        if app is not None and app.loop is not None:
+            loop = app.loop
+            self.border_title = "Event loop" if loop.loops == 1 else f"Event loops ×{loop.loops}"
+            lag_p99 = history.hist_percentile(
+                lambda f: None if f.app is None or f.app.loop is None else f.app.loop.lag_hist,
+                99,
+                LAG_WINDOW_S,
+            )
+            items: list[Item] = [
+                Text(
+                    (
+                        ("tasks", fmt_count(loop.tasks_alive)),
+                        ("running", fmt_count(loop.tasks_running)),
+                        ("ready", fmt_count(loop.tasks_ready)),
+                        ("waiting", fmt_count(loop.tasks_waiting)),
+                    )
+                ),
+                Metric("ready queue", "ready_queue"),
+                Metric("lag", "lag_ms", fmt=fmt_ms, p99_override=lag_p99),
+            ]
+            if frame.model in ("asyncio-offload", "asyncio-procs"):
+                items.append(Text((("executor backlog", fmt_count(loop.executor_backlog)),)))
+            return items
+        if app is not None and app.pool is not None:
+            pool = app.pool
+            self.border_title = "Pool"
+            return [
+                Text(
+                    (
+                        ("workers", fmt_count(pool.workers)),
+                        ("busy", fmt_count(pool.busy)),
+                        ("queued", fmt_count(pool.queued)),
+                    )
+                ),
+                Metric("queued", "pool_queued"),
+                Metric("busy workers", "pool_busy", top=float(max(1, pool.workers)), p99=False),
+            ]
+        self.border_title = "Tasks"
+        note = (
+            "no loop, no pool: one OS thread per task"
+            if app is not None
+            else "the lab's probe has not reported yet"
+        )
+        return [
+            Text((("", note),)),
+            Metric("threads", "threads", p99=False),
+            Metric("in flight", "in_flight"),
+        ]
+
+
+class SwitchesPane(MetricPane):
+    """Voluntary and involuntary context switches: how much the model makes the OS work."""
+
+    BORDER_TITLE = "Context switches"
+
+    def items(self, frame: Frame, history: FrameHistory) -> Sequence[Item]:
+        per_task = None if frame.switches_per_task is None else f"{frame.switches_per_task:.1f}"
+        return [
+            Metric("voluntary/s", "voluntary_per_s", fmt=fmt_rate),
+            Metric("involuntary/s", "involuntary_per_s", fmt=fmt_rate),
+            Text(
+                (
+                    ("total", fmt_count(frame.switches_total)),
+                    ("per task", per_task or "n/a"),
+                )
+            ),
+        ]
+
+
+class ThroughputPane(MetricPane):
+    """Completed tasks per second and latency (submit → done)."""
+
+    BORDER_TITLE = "Throughput & latency"
+
+    def items(self, frame: Frame, history: FrameHistory) -> Sequence[Item]:
+        app = frame.app
+        return [
+            Metric("tasks/s", "throughput_per_s", fmt=fmt_rate, p99=False),
+            Metric("p99 latency", "p99_ms", fmt=fmt_ms, p99=False),
+            Text(
+                (
+                    ("p50", fmt_ms(frame.latency_ms.get("p50"))),
+                    ("p99", fmt_ms(frame.latency_ms.get("p99"))),
+                )
+            ),
+            Text(
+                (
+                    ("in flight", fmt_count(None if app is None else app.in_flight)),
+                    ("errors", fmt_count(None if app is None else app.errors)),
+                )
+            ),
+        ]

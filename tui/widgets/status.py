@@ -1,0 +1,195 @@
+"""The header (what runs, for how long, and what watching it costs) and the verdict line."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.geometry import Size
+from textual.strip import Strip
+
+from tui.widgets.glyphs import fmt_ms
+from tui.widgets.lines import LineBuilder, LinesWidget
+from workloads.config import MODELS, LabConfig
+from workloads.frames import Frame
+from workloads.verdict import Verdict
+
+__all__ = ["HeaderInfo", "StatusHeader", "VerdictLine"]
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderInfo:
+    """Everything the header shows; built by the app from the frame and the source."""
+
+    frame: Frame | None
+    requested: LabConfig
+    source: str  # "live" or "replay FILE"
+    live: bool
+    paused: bool = False
+    playback: str | None = None  # replay position and speed, e.g. "▶ 1× 3.2/4.0 s"
+    starting: bool = False  # live lab still being started
+
+
+#: Header fields in priority order: (config key, long label, short label).
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("cpu_share", "cpu-share", "cpu"),
+    ("concurrency", "concurrency", "conc"),
+    ("task_ms", "task", "task"),
+    ("workers", "workers", "wk"),
+    ("cpu_kind", "cpu", "cpu"),
+    ("io_kind", "io", "io"),
+)
+
+
+def _value(key: str, config: dict[str, object]) -> str:
+    value = config.get(key)
+    if key == "cpu_share" and isinstance(value, (int, float)):
+        return f"{value:.2f}"
+    if key == "task_ms" and isinstance(value, (int, float)):
+        return fmt_ms(float(value))
+    if key == "workers" and value == 0:
+        return "auto"
+    return str(value)
+
+
+class StatusHeader(LinesWidget):
+    """Two lines: the running config, then the source, the observer's cost and badges."""
+
+    DEFAULT_CSS = "StatusHeader { height: 2; }"
+
+    info: HeaderInfo | None = None
+    _version = 0
+
+    def show(self, info: HeaderInfo) -> None:
+        self.info = info
+        self._version += 1
+        self.refresh()
+
+    def version(self) -> int:
+        return self._version
+
+    def build(self, width: int, height: int) -> Iterable[Strip]:
+        info = self.info
+        if info is None:
+            return []
+        return [self._config_line(info, width), self._cost_line(info, width)]
+
+    def _config_line(self, info: HeaderInfo, width: int) -> Strip:
+        frame = info.frame
+        running = frame.config if frame is not None else info.requested.to_dict()
+        requested = info.requested.to_dict()
+        for short in (False, True):
+            line = self._config_parts(info, running, requested, short=short)
+            if line.length <= width:
+                break
+        return line.strip(width, self.style_of("lines--value"))
+
+    def _config_parts(
+        self,
+        info: HeaderInfo,
+        running: dict[str, object],
+        requested: dict[str, object],
+        *,
+        short: bool,
+    ) -> LineBuilder:
+        title, label, value = (
+            self.style_of("lines--title"),
+            self.style_of("lines--dim"),
+            self.style_of("lines--value"),
+        )
+        warn = self.style_of("lines--warn")
+        bar = f" {self.glyphs.bar} "
+        model = str(running.get("model", "?"))
+        number = MODELS.index(model) + 1 if model in MODELS else 0
+        line = LineBuilder().add(" ccviz" if not short else "", title)
+        line.add(bar if not short else " ", label).add(f"{number} {model}", title)
+        if requested.get("model") != model:
+            line.add(f" → {requested.get('model')}", warn)
+        for key, long_label, short_label in FIELDS:
+            line.add(bar if not short else "  ", label)
+            line.add(f"{short_label if short else long_label} ", label)
+            line.add(_value(key, running), value)
+            if requested.get(key) != running.get(key):
+                line.add(f"→{_value(key, requested)}", warn)
+        frame = info.frame
+        if frame is not None:
+            line.add(bar if not short else "  ", label).add(f"{frame.t:.1f}s", value)
+            line.add(bar if not short else "  ", label)
+            line.add("lab " if not short else "", label).add(f"{frame.lab_pid}", value)
+            line.add(f" #{frame.lab_index}", label)
+        return line
+
+    def _cost_line(self, info: HeaderInfo, width: int) -> Strip:
+        label, value = self.style_of("lines--dim"), self.style_of("lines--value")
+        warn, bad = self.style_of("lines--warn"), self.style_of("lines--bad")
+        bar = f" {self.glyphs.bar} "
+        line = LineBuilder().add(" ")
+        if info.live:
+            line.add("LIVE", self.style_of("lines--good"))
+        else:
+            line.add(info.source.upper()[:6], warn).add(info.source[6:], value)
+            if info.playback:
+                line.add(f" {info.playback}", value)
+        if info.paused:
+            line.add(bar, label).add("PAUSED (space)", warn)
+        frame = info.frame
+        if info.starting and frame is None:
+            line.add(bar, label).add("starting the lab…", warn)
+        if frame is not None:
+            cost = frame.cost
+            line.add(bar, label).add("observer ", label)
+            line.add(f"{cost.observer_cpu_percent:.1f}% cpu", value)
+            line.add(" · sampler ", label).add(f"{cost.sampler_us:.0f}µs", value)
+            line.add(f" ({cost.sampler_us_per_thread:.1f}µs/thread)", label)
+            line.add(" · dropped ", label).add(f"{cost.dropped_frames}", value)
+            if not frame.fidelity.get("runnable", True):
+                line.add(bar, label).add("reduced fidelity: runnable n/a", warn)
+            if not frame.lab_alive:
+                line.add(bar, label).add("LAB DOWN — r restarts", bad)
+        return line.strip(width, value)
+
+
+class VerdictLine(LinesWidget):
+    """The verdict: one plain sentence naming the bottleneck and the key that relieves it.
+
+    Wraps to a second line on narrow terminals rather than cutting the advice off.
+    """
+
+    DEFAULT_CSS = "VerdictLine { height: auto; max-height: 2; }"
+
+    verdict: Verdict | None = None
+    message: str | None = None  # overrides the verdict (e.g. a lab that failed to start)
+    _version = 0
+
+    def show(self, verdict: Verdict | None, message: str | None = None) -> None:
+        changed = (verdict, message) != (self.verdict, self.message)
+        self.verdict, self.message = verdict, message
+        if changed:
+            self._version += 1
+            self.refresh(layout=True)
+
+    def version(self) -> int:
+        return self._version
+
+    def _text(self) -> tuple[str, str]:
+        if self.message is not None:
+            return self.message, "lines--bad"
+        if self.verdict is None:
+            return "waiting for the first frame…", "lines--dim"
+        style = {"ok": "lines--good", "info": "lines--dim"}.get(self.verdict.level, "lines--warn")
+        return self.verdict.text, style
+
+    def _wrapped(self, width: int) -> list[str]:
+        text, _ = self._text()
+        text = self.glyphs.plain(f"{self.glyphs.pointer} {text}")
+        return textwrap.wrap(text, max(10, width - 1), subsequent_indent="  ")[:2] or [""]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._wrapped(width))
+
+    def build(self, width: int, height: int) -> Iterable[Strip]:
+        _, style_name = self._text()
+        style = self.style_of(style_name)
+        return [LineBuilder().add(" " + line, style).strip(width, style)
+                for line in self._wrapped(width)]

@@ -1,0 +1,278 @@
+"""The threads pane: one row per OS thread of the lab's tree, busiest first.
+
+Each row carries a scrolling state strip (one cell per sample, newest at the
+right) coloured and shaped by the dominant state, the current shares and the
+switch rates. When threads outnumber rows, the last row summarises the rest;
+the density view (`d`) draws one cell per thread so thousands fit at once.
+One widget draws every row through the Line API: a widget per row would cost
+a core at a few hundred threads.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.style import Style
+from textual import events
+from textual.strip import Strip
+
+from tui.widgets.glyphs import fmt_pct, fmt_rate
+from tui.widgets.lines import LineBuilder, LinesWidget
+from workloads.frames import ThreadSample, ThreadState
+from workloads.history import FrameHistory
+
+__all__ = ["STATE_CLASS", "ThreadsPane"]
+
+#: Component class that colours each state.
+STATE_CLASS: dict[ThreadState | None, str] = {
+    ThreadState.EXECUTING: "state--executing",
+    ThreadState.RUNNABLE: "state--runnable",
+    ThreadState.GIL_WAIT: "state--gil",
+    ThreadState.WAITING: "state--waiting",
+    ThreadState.GONE: "state--gone",
+    None: "state--gone",
+}
+
+#: The order states are counted in, with the words used in summaries.
+STATE_WORDS: tuple[tuple[ThreadState, str], ...] = (
+    (ThreadState.EXECUTING, "executing"),
+    (ThreadState.RUNNABLE, "runnable"),
+    (ThreadState.GIL_WAIT, "GIL wait"),
+    (ThreadState.WAITING, "waiting"),
+)
+
+MAX_STRIP = 60
+MIN_STRIP = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Which columns fit: widths of the id and name, and the figure columns shown."""
+
+    id_width: int
+    name_width: int
+    figures: tuple[str, ...]  # exe run gil wait vol inv
+
+
+FIGURE_WIDTH = {"exe": 4, "run": 4, "gil": 4, "wait": 5, "vol": 7, "inv": 7}
+FIGURE_TITLE = {"exe": "exe%", "run": "run%", "gil": "gil%", "wait": "wait%",
+                "vol": "vol/s", "inv": "inv/s"}
+
+#: Richest first; the first whose fixed columns leave MIN_STRIP cells is used.
+LAYOUTS: tuple[Layout, ...] = (
+    Layout(13, 15, ("exe", "run", "gil", "wait", "vol", "inv")),
+    Layout(7, 15, ("exe", "run", "gil", "wait", "vol", "inv")),
+    Layout(7, 12, ("exe", "run", "gil", "vol", "inv")),
+    Layout(7, 10, ("exe", "run", "gil", "vol")),
+    Layout(7, 8, ("exe", "run", "vol")),
+    Layout(7, 0, ("exe",)),
+    Layout(7, 0, ()),
+)
+
+
+def _fixed(layout: Layout) -> int:
+    name = layout.name_width + 1 if layout.name_width else 0
+    return layout.id_width + 1 + name + 1 + sum(FIGURE_WIDTH[f] for f in layout.figures)
+
+
+def choose_layout(width: int) -> tuple[Layout, int]:
+    """The richest layout that fits `width`, and the strip's width in it."""
+    for layout in LAYOUTS:
+        if _fixed(layout) + MIN_STRIP <= width:
+            return layout, min(MAX_STRIP, width - _fixed(layout))
+    layout = LAYOUTS[-1]
+    return layout, max(0, width - _fixed(layout))
+
+
+class ThreadsPane(LinesWidget):
+    """Threads as rows of state strips, or as a density grid of one cell each."""
+
+    BORDER_TITLE = "Threads"
+
+    history: FrameHistory | None = None
+    density = False
+    scroll_rows = 0  # rows scrolled past with the mouse wheel
+
+    def show(self, history: FrameHistory) -> None:
+        self.history = history
+        if self.display:
+            self.refresh()
+
+    def set_density(self, on: bool) -> None:
+        self.density = on
+        self.scroll_rows = 0
+        self.refresh()
+
+    def version(self) -> int:
+        appended = -1 if self.history is None else self.history.appended
+        return hash((appended, self.density, self.scroll_rows))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self.scroll_rows += 3
+        self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.scroll_rows = max(0, self.scroll_rows - 3)
+        self.refresh()
+
+    # -- building --------------------------------------------------------
+
+    def build(self, width: int, height: int) -> Iterable[Strip]:
+        history = self.history
+        frame = None if history is None else history.latest
+        if history is None or frame is None:
+            self.border_title = "Threads"
+            text = "waiting for the first frame…"
+            return [LineBuilder().add(text, self.style_of("lines--dim")).strip(width)]
+        if self.density:
+            return self._density(frame.threads, width, height)
+        return self._rows(history, history.busiest(frame.threads), width, height)
+
+    def _rows(
+        self, history: FrameHistory, threads: Sequence[ThreadSample], width: int, height: int
+    ) -> list[Strip]:
+        layout, cells = choose_layout(width)
+        body = max(0, height - 1)
+        total = len(threads)
+        if total > body:
+            shown_rows = max(0, body - 1)  # the last row summarises the rest
+            self.scroll_rows = min(self.scroll_rows, max(0, total - shown_rows))
+        else:
+            shown_rows = body
+            self.scroll_rows = 0
+        start = self.scroll_rows
+        shown = threads[start : start + shown_rows]
+        self.border_title = (
+            f"Threads ({total})"
+            if len(shown) == total
+            else f"Threads {start + 1}–{start + len(shown)} of {total}"
+        )
+        markers = history.markers(cells)
+        lines = [self._header(layout, cells, markers, width)]
+        for sample in shown:
+            cells_states = history.strip((sample.pid, sample.tid), cells)
+            lines.append(self._row(sample, layout, cells_states, markers, width))
+        rest = [t for i, t in enumerate(threads) if not start <= i < start + len(shown)]
+        if rest and body > 0:
+            lines.append(self._summary(rest, f"+{len(rest)} more", width, hint=True))
+        return lines
+
+    def _header(
+        self, layout: Layout, cells: int, markers: Sequence[str | None], width: int
+    ) -> Strip:
+        dim = self.style_of("lines--dim")
+        line = LineBuilder()
+        line.add("pid/tid".rjust(layout.id_width) if layout.id_width > 7 else "tid".rjust(7), dim)
+        line.add(" ")
+        if layout.name_width:
+            line.add("name".ljust(layout.name_width) + " ", dim)
+        line.add(self._strip_title(cells, markers), dim)
+        line.add(" ")
+        for figure in layout.figures:
+            line.add(FIGURE_TITLE[figure].rjust(FIGURE_WIDTH[figure]), dim)
+        return line.strip(width, dim)
+
+    def _strip_title(self, cells: int, markers: Sequence[str | None]) -> str:
+        """'states, newest →' with each change's label above its marker column."""
+        title = list("states, newest →"[:cells].ljust(cells))
+        for column, label in enumerate(markers):
+            if label is None:
+                continue
+            text = self.glyphs.marker + label
+            end = min(cells, column + len(text))
+            title[column:end] = text[: end - column]
+        return "".join(title)
+
+    def _row(
+        self,
+        sample: ThreadSample,
+        layout: Layout,
+        states: Sequence[ThreadState | None],
+        markers: Sequence[str | None],
+        width: int,
+    ) -> Strip:
+        value, dim = self.style_of("lines--value"), self.style_of("lines--dim")
+        line = LineBuilder()
+        ident = f"{sample.pid}/{sample.tid}" if layout.id_width > 7 else str(sample.tid)
+        line.add(ident[-layout.id_width :].rjust(layout.id_width), dim).add(" ")
+        if layout.name_width:
+            line.add(sample.name[: layout.name_width].ljust(layout.name_width) + " ", value)
+        self._strip_cells(line, states, markers)
+        line.add(" ")
+        for figure in layout.figures:
+            text, style = self._figure(sample, figure)
+            line.add(text.rjust(FIGURE_WIDTH[figure]), style)
+        return line.strip(width, value)
+
+    def _strip_cells(
+        self,
+        line: LineBuilder,
+        states: Sequence[ThreadState | None],
+        markers: Sequence[str | None],
+    ) -> None:
+        """Append the strip, joining runs of equal cells into one segment."""
+        run: list[str] = []
+        run_style: Style | None = None
+        marker_style = self.style_of("lines--marker")
+        for state, marker in zip(states, markers, strict=True):
+            if marker is not None:
+                char, style = self.glyphs.marker, marker_style
+            else:
+                char, style = self.glyphs.state(state), self.style_of(STATE_CLASS[state])
+            if style != run_style and run:
+                line.add("".join(run), run_style)
+                run = []
+            run_style = style
+            run.append(char)
+        if run:
+            line.add("".join(run), run_style)
+
+    def _figure(self, sample: ThreadSample, figure: str) -> tuple[str, Style]:
+        if figure == "exe":
+            return fmt_pct(sample.executing), self.style_of("state--executing")
+        if figure == "run":
+            return fmt_pct(sample.runnable), self.style_of("state--runnable")
+        if figure == "gil":
+            return fmt_pct(sample.gil_wait), self.style_of("state--gil")
+        if figure == "wait":
+            return fmt_pct(sample.waiting), self.style_of("lines--dim")
+        if figure == "vol":
+            return fmt_rate(sample.voluntary_per_s), self.style_of("lines--value")
+        return fmt_rate(sample.involuntary_per_s), self.style_of("lines--value")
+
+    def _summary(
+        self, threads: Sequence[ThreadSample], lead: str, width: int, *, hint: bool = False
+    ) -> Strip:
+        counts = Counter(t.state for t in threads)
+        line = LineBuilder().add(lead, self.style_of("lines--label"))
+        for state, word in STATE_WORDS:
+            if counts[state]:
+                line.add("  ")
+                line.add(self.glyphs.state(state), self.style_of(STATE_CLASS[state]))
+                line.add(f" {counts[state]} {word}", self.style_of("lines--value"))
+        if hint:
+            line.add("   d: density view", self.style_of("lines--dim"))
+        return line.strip(width, self.style_of("lines--value"))
+
+    def _density(self, threads: Sequence[ThreadSample], width: int, height: int) -> list[Strip]:
+        ordered = sorted(threads, key=lambda t: (t.pid, t.tid))
+        capacity = width * max(0, height - 1)
+        reserve = len(f"{self.glyphs.more}+{len(ordered)}")
+        overflow = len(ordered) > capacity
+        shown = ordered[: max(0, capacity - reserve)] if overflow else ordered
+        self.border_title = f"Threads — density, one cell per thread ({len(ordered)})"
+        lines = [self._summary(ordered, f"{len(ordered)} threads", width)]
+        value = self.style_of("lines--value")
+        for start in range(0, max(1, capacity), max(1, width)):
+            row = shown[start : start + width]
+            if not row and not (overflow and start < capacity):
+                break
+            line = LineBuilder()
+            self._strip_cells(line, [t.state for t in row], [None] * len(row))
+            if overflow and start + width >= capacity:
+                more = f"{self.glyphs.more}+{len(ordered) - len(shown)}"
+                line.pad_to(width - len(more), value).add(more, self.style_of("lines--label"))
+            lines.append(line.strip(width, value))
+        return lines
