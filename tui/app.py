@@ -55,6 +55,8 @@ class CcvizApp(App[None]):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "ccviz"
+    # Themes are chosen with --theme; the palette would only crowd the footer.
+    ENABLE_COMMAND_PALETTE = False
     # Textual annotates these as `ClassVar[...] | None`, which mypy reads as an instance
     # variable, so a ClassVar annotation here is an error; hence the noqa for ruff.
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
@@ -66,11 +68,11 @@ class CcvizApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *_model_bindings(),
         Binding("m", "cycle_model", "cycle model"),
-        Binding("left_square_bracket", "cpu_share(-1)", "cpu share ∓0.1", key_display="[ ]"),
+        Binding("left_square_bracket", "cpu_share(-1)", "cpu share", key_display="[ ]"),
         Binding("right_square_bracket", "cpu_share(1)", "cpu share +0.1", show=False),
-        Binding("minus", "concurrency(-1)", "concurrency ÷2 ×2", key_display="- +"),
+        Binding("minus", "concurrency(-1)", "concurrency", key_display="- +"),
         Binding("plus,equals_sign", "concurrency(1)", "concurrency ×2", show=False),
-        Binding("w", "workers(-1)", "workers ∓1", key_display="w W"),
+        Binding("w", "workers(-1)", "workers", key_display="w W"),
         Binding("W", "workers(1)", "workers +1", show=False),
         Binding("c", "cpu_kind", "cpu kind"),
         Binding("i", "io_kind", "io kind"),

@@ -132,6 +132,9 @@ class LinesWidget(Widget):
             lines = list(self.build(size.width, size.height))[: size.height]
             if self.glyphs.translate:
                 lines = [self._plain(line, size.width) for line in lines]
+            if self.is_mounted:  # unstyled gaps take the pane's own colours
+                base = self.rich_style
+                lines = [line.apply_style(base) for line in lines]
             self._lines = lines
             self._built_for = key
         if 0 <= y < len(self._lines):
