@@ -45,7 +45,8 @@ REPLAY_ACTIONS = frozenset({"step", "speed", "seek", "seek_to"})
 
 def _model_bindings() -> list[BindingType]:
     return [
-        Binding(str(n), f"model({n - 1})", "model", key_display="1-7", show=n == 1)
+        Binding(str(n), f"model({n - 1})", "model", key_display="1-7", show=n == 1,
+                tooltip="pick the model: " + ", ".join(f"{i} {m}" for i, m in enumerate(MODELS, 1)))
         for n in range(1, len(MODELS) + 1)
     ]
 
@@ -67,26 +68,34 @@ class CcvizApp(App[None]):
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         *_model_bindings(),
-        Binding("m", "cycle_model", "cycle model"),
-        Binding("left_square_bracket", "cpu_share(-1)", "cpu share", key_display="[ ]"),
-        Binding("right_square_bracket", "cpu_share(1)", "cpu share +0.1", show=False),
-        Binding("minus", "concurrency(-1)", "concurrency", key_display="- +"),
-        Binding("plus,equals_sign", "concurrency(1)", "concurrency ×2", show=False),
-        Binding("w", "workers(-1)", "workers", key_display="w W"),
-        Binding("W", "workers(1)", "workers +1", show=False),
-        Binding("c", "cpu_kind", "cpu kind"),
-        Binding("i", "io_kind", "io kind"),
-        Binding("space", "pause", "pause"),
-        Binding("r", "restart", "restart"),
-        Binding("d", "density", "density"),
-        Binding("s", "toggle_settings", "settings"),
-        Binding("question_mark", "help", "help", key_display="?"),
-        Binding("q", "quit", "quit"),
-        Binding("full_stop", "step(1)", "step", key_display=", ."),
+        Binding("m", "cycle_model", "cycle", tooltip="next model, in the order of keys 1-7"),
+        Binding("left_square_bracket", "cpu_share(-1)", "cpu", key_display="[ ]",
+                tooltip="[ lowers, ] raises the CPU share of each task by 0.1"),
+        Binding("right_square_bracket", "cpu_share(1)", "cpu+", show=False),
+        Binding("minus", "concurrency(-1)", "conc", key_display="- +",
+                tooltip="- halves, + (or =) doubles the concurrency"),
+        Binding("plus,equals_sign", "concurrency(1)", "conc+", show=False),
+        Binding("w", "workers(-1)", "workers", key_display="w W",
+                tooltip="w one worker fewer, W one more (pools and processes; a new lab)"),
+        Binding("W", "workers(1)", "workers+", show=False),
+        Binding("c", "cpu_kind", "cpu kind",
+                tooltip="CPU work: python (holds the GIL) or native (releases it)"),
+        Binding("i", "io_kind", "io kind", tooltip="IO work: socket, sleep, file or lock"),
+        Binding("space", "pause", "pause", tooltip="freeze the display (a replay stops too)"),
+        Binding("r", "restart", "restart", tooltip="a fresh lab, same settings"),
+        Binding("d", "density", "density",
+                tooltip="threads pane: rows with strips, or one cell per thread"),
+        Binding("s", "toggle_settings", "settings", tooltip="the same controls, for the mouse"),
+        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
+        Binding("q", "quit", "quit", tooltip="quit; the lab stops with the app"),
+        Binding("full_stop", "step(1)", "step", key_display=", .",
+                tooltip="replay: pause and step one frame back (,) or forward (.)"),
         Binding("comma", "step(-1)", "step back", show=False),
-        Binding("greater_than_sign", "speed(1)", "speed", key_display="< >"),
+        Binding("greater_than_sign", "speed(1)", "speed", key_display="< >",
+                tooltip="replay: slower (<) or faster (>), 0.25× to 4×"),
         Binding("less_than_sign", "speed(-1)", "slower", show=False),
-        Binding("right", "seek(1.0)", "seek", key_display="← →"),
+        Binding("right", "seek(1.0)", "seek", key_display="← →",
+                tooltip="replay: one second back or forward; home / end jump to the ends"),
         Binding("left", "seek(-1.0)", "seek back", show=False),
         Binding("home", "seek_to(0)", "to start", show=False),
         Binding("end", "seek_to(-1)", "to end", show=False),

@@ -29,7 +29,7 @@ from typing import IO, Any
 from workloads.config import LIVE_FIELDS, ConfigError, LabConfig
 from workloads.models import MODEL_CLASSES, LabContext
 from workloads.probe import Probe
-from workloads.work import calibrate, name_thread
+from workloads.work import calibrate, name_library_threads, name_thread
 
 __all__ = ["main"]
 
@@ -88,6 +88,7 @@ def _report(out: _Out, probe: Probe, hz: float) -> None:
             time.sleep(delay)
         else:
             due = time.monotonic()
+        name_library_threads()
         out.send({"type": "facts", **probe.snapshot()})
 
 

@@ -168,7 +168,7 @@ def _ratio(
         return None
     top = sum(p[0] for p in parts)
     bottom = sum(p[1] for p in parts)
-    if bottom < 0.2 * len(parts):  # less than a fifth of a thread busy: too little to judge
+    if bottom < 0.5 * len(parts):  # under half a core's worth of demand: too little to judge
         return None
     return top / bottom
 

@@ -31,6 +31,7 @@ __all__ = [
     "burn",
     "calibrate",
     "file_io",
+    "name_library_threads",
     "name_thread",
 ]
 
@@ -40,17 +41,39 @@ _NATIVE_CHUNK = 64 * 1024
 _NATIVE_BUF = os.urandom(_NATIVE_CHUNK)
 _PR_SET_NAME = 15
 _libc: ctypes.CDLL | None = None
+_named: set[int] = set()
 
 
 def name_thread(name: str) -> None:
     """Name the calling OS thread (what `/proc/<pid>/task/<tid>/comm` shows)."""
     global _libc
+    _named.add(threading.get_native_id())
     try:
         if _libc is None:
             _libc = ctypes.CDLL(None, use_errno=True)
         _libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
     except (OSError, AttributeError):  # pragma: no cover - non-Linux
         pass
+
+
+def name_library_threads() -> None:
+    """Give threads started by libraries (executor managers, queue feeders) their
+    Python name in the kernel too; otherwise they inherit their creator's name."""
+    threads = threading.enumerate()
+    _named.intersection_update({t.native_id for t in threads})  # forget exited threads
+    for thread in threads:
+        tid = thread.native_id
+        if tid is None or tid in _named:
+            continue
+        _named.add(tid)
+        name = thread.name
+        if name.startswith("Thread-"):  # anonymous: the class says more (ExecutorManager)
+            name = type(thread).__name__.strip("_").removesuffix("Thread") or name
+        try:
+            with open(f"/proc/self/task/{tid}/comm", "w", encoding="utf-8") as fh:
+                fh.write(name.removesuffix("Thread")[:15])
+        except OSError:
+            pass
 
 
 @dataclass(frozen=True, slots=True)

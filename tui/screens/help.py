@@ -128,7 +128,7 @@ def help_markdown(glyphs: Glyphs, bindings: Iterable[Binding]) -> str:
     for binding in bindings:
         if binding.description:
             key = binding.key_display or binding.key
-            out.append(f"| `{key}` | {binding.description} |")
+            out.append(f"| `{key}` | {binding.tooltip or binding.description} |")
     out += ["", "On a replay, the model and load keys change only what is requested on "
             "screen; the recording itself cannot change.", ""]
     return "\n".join(out)

@@ -103,7 +103,7 @@ class StatusHeader(LinesWidget):
         model = str(running.get("model", "?"))
         number = MODELS.index(model) + 1 if model in MODELS else 0
         line = LineBuilder().add(" ccviz" if not short else "", title)
-        line.add(bar if not short else " ", label).add(f"{number} {model}", title)
+        line.add(bar if not short else " ", label).add(f"[{number}] {model}", title)
         if requested.get("model") != model:
             line.add(f" → {requested.get('model')}", warn)
         for key, long_label, short_label in FIELDS:

@@ -56,7 +56,7 @@ class Layout:
     figures: tuple[str, ...]  # exe run gil wait vol inv
 
 
-FIGURE_WIDTH = {"exe": 4, "run": 4, "gil": 4, "wait": 5, "vol": 7, "inv": 7}
+FIGURE_WIDTH = {"exe": 5, "run": 5, "gil": 5, "wait": 6, "vol": 7, "inv": 7}
 FIGURE_TITLE = {"exe": "exe%", "run": "run%", "gil": "gil%", "wait": "wait%",
                 "vol": "vol/s", "inv": "inv/s"}
 

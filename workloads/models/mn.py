@@ -34,6 +34,7 @@ from workloads.work import (
     TaskSpec,
     burn,
     file_io,
+    name_library_threads,
     name_thread,
 )
 
@@ -176,6 +177,7 @@ class _Worker:
         name_thread(f"mn-{self.slot}-probe")
         while True:
             time.sleep(1.0 / hz)
+            name_library_threads()
             self.up.put(("stats", self.slot, self.monitor.snapshot(), dict(self.phase)))
 
     def _spawn(self, batch: list[TaskSpec], closed: bool) -> None:
