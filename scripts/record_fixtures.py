@@ -25,8 +25,19 @@ def main() -> None:
     for model in MODELS:
         target = out_dir / f"{model}.jsonl"
         subprocess.run(
-            [sys.executable, "-m", "tui.cli", "record", "--model", model, *SCENARIO,
-             "--seconds", SECONDS, "-o", str(target)],
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "record",
+                "--model",
+                model,
+                *SCENARIO,
+                "--seconds",
+                SECONDS,
+                "-o",
+                str(target),
+            ],
             check=True,
             cwd=ROOT,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -56,8 +57,6 @@ def no_leaks() -> Iterator[None]:
     ok = wait_until(settled, timeout=5.0)
     for proc in leaked:
         if proc.pid != os.getpid():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            except psutil.NoSuchProcess:
-                pass
     assert ok, f"left running: {[(p.pid, p.info.get('cmdline')) for p in leaked]}"

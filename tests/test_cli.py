@@ -34,8 +34,16 @@ def test_help_is_complete(command: str, capsys: pytest.CaptureFixture[str]) -> N
     text = capsys.readouterr().out
     assert "usage: ccviz" in text
     if command in ("run", "bench", "record"):
-        for flag in ("--model", "--cpu-share", "--concurrency", "--task-ms", "--rate",
-                     "--workers", "--cpu-kind", "--io-kind"):
+        for flag in (
+            "--model",
+            "--cpu-share",
+            "--concurrency",
+            "--task-ms",
+            "--rate",
+            "--workers",
+            "--cpu-kind",
+            "--io-kind",
+        ):
             assert flag in text
 
 

@@ -16,6 +16,8 @@ MODULES = [
     "workloads.models",
     "workloads.history",
     "workloads.verdict",
+    "workloads.perfetto",
+    "workloads.calibrate",
 ]
 
 

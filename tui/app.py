@@ -110,6 +110,18 @@ class CcvizApp(App[None]):
         self.density = False
         self.error: str | None = None
         self.starting = source.live
+        # Held directly: frames keep arriving while the help screen is on top,
+        # and a query would search that screen instead of the main one.
+        self.header = StatusHeader(ascii=ascii, id="header")
+        self.verdict_line = VerdictLine(ascii=ascii, id="verdict")
+        self.threads = ThreadsPane(ascii=ascii, id="threads")
+        self.side = Vertical(id="side")
+        self.side_panes = (
+            LoopPane(ascii=ascii, id="loop"),
+            SwitchesPane(ascii=ascii, id="switches"),
+            ThroughputPane(ascii=ascii, id="throughput"),
+        )
+        self.settings = SettingsPanel(source.config, id="settings")
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = (HIGH_CONTRAST_THEME if high_contrast else DEFAULT_THEME).name
@@ -117,15 +129,13 @@ class CcvizApp(App[None]):
     # -- layout ----------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(ascii=self.ascii, id="header")
-        yield VerdictLine(ascii=self.ascii, id="verdict")
+        yield self.header
+        yield self.verdict_line
         with Horizontal(id="body"):
-            yield ThreadsPane(ascii=self.ascii, id="threads")
-            with Vertical(id="side"):
-                yield LoopPane(ascii=self.ascii, id="loop")
-                yield SwitchesPane(ascii=self.ascii, id="switches")
-                yield ThroughputPane(ascii=self.ascii, id="throughput")
-            yield SettingsPanel(id="settings")
+            yield self.threads
+            with self.side:
+                yield from self.side_panes
+            yield self.settings
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -169,17 +179,18 @@ class CcvizApp(App[None]):
     def _redraw(self) -> None:
         """Point every visible pane at the history; each rebuilds when it is painted."""
         frame = self.history.latest
+        if not self.threads.is_attached:  # quitting: the panes are gone
+            return
         with self.batch_update():
-            self.query_one(StatusHeader).show(self._header_info())
+            self.header.show(self._header_info())
             found = None if frame is None else verdict(frame, self.history, cores=self.source.cores)
-            self.query_one(VerdictLine).show(found, self.error)
-            self.query_one(ThreadsPane).show(self.history)
-            if self.query_one("#side").display:
-                for pane in (LoopPane, SwitchesPane, ThroughputPane):
-                    self.query_one(pane).show(self.history)
-            settings = self.query_one(SettingsPanel)
-            if settings.has_class("-open"):
-                settings.sync(self.source.config)
+            self.verdict_line.show(found, self.error)
+            self.threads.show(self.history)
+            if self.side.display:  # hidden at small sizes: skip the work
+                for pane in self.side_panes:
+                    pane.show(self.history)
+            if self.settings.has_class("-open"):
+                self.settings.sync(self.source.config)
 
     def _header_info(self) -> HeaderInfo:
         source = self.source
@@ -292,16 +303,16 @@ class CcvizApp(App[None]):
 
     def action_density(self) -> None:
         self.density = not self.density
-        self.query_one(ThreadsPane).set_density(self.density)
+        self.threads.set_density(self.density)
 
     def action_toggle_settings(self) -> None:
-        panel = self.query_one(SettingsPanel)
+        panel = self.settings
         panel.toggle_class("-open")
         if panel.has_class("-open"):
             panel.sync(self.source.config)
 
     def action_help(self) -> None:
-        glyphs = self.query_one(ThreadsPane).glyphs
+        glyphs = self.threads.glyphs
         shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
         self.push_screen(HelpScreen(help_markdown(glyphs, shown)))
 

@@ -49,9 +49,7 @@ def _cell(result: dict[str, Any], getter: Callable[[dict[str, Any]], Any], fmt: 
     return fmt.format(value)
 
 
-def run_with_progress(
-    plan: BenchPlan, run: Callable[..., dict[str, Any]]
-) -> dict[str, Any]:
+def run_with_progress(plan: BenchPlan, run: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """Run the plan with a Rich progress bar on stderr."""
     console = Console(stderr=True)
     with Progress(
@@ -105,9 +103,7 @@ def render(report: dict[str, Any], fmt: str) -> str:
         writer = csv.writer(out)
         writer.writerow([h for h, _, _ in COLUMNS])
         for result in report["results"]:
-            writer.writerow(
-                ["" if (v := get(result)) is None else v for _, get, _ in COLUMNS]
-            )
+            writer.writerow(["" if (v := get(result)) is None else v for _, get, _ in COLUMNS])
         return out.getvalue()
     if fmt == "markdown":
         lines = ["| " + " | ".join(h for h, _, _ in COLUMNS) + " |"]

@@ -7,7 +7,6 @@ Headless commands (`bench`, `record`, `models`) never import Textual.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
@@ -55,37 +54,99 @@ def _list(flag: str, kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
 def _add_workload_options(p: argparse.ArgumentParser, *, lists: bool) -> None:
     g = p.add_argument_group("workload")
     if lists:
-        g.add_argument("--model", default="all", metavar="M[,M…]",
-                       help=f"models to compare, or 'all' ({', '.join(MODELS)})")
-        g.add_argument("--cpu-share", type=_list("--cpu-share", float), default=[0.0, 0.5, 1.0],
-                       metavar="S[,S…]", help="CPU share of each task, 0..1 (default 0,0.5,1)")
-        g.add_argument("--concurrency", type=_list("--concurrency", int), default=[32],
-                       metavar="N[,N…]", help="tasks in flight (closed loop; default 32)")
+        g.add_argument(
+            "--model",
+            default="all",
+            metavar="M[,M…]",
+            help=f"models to compare, or 'all' ({', '.join(MODELS)})",
+        )
+        g.add_argument(
+            "--cpu-share",
+            type=_list("--cpu-share", float),
+            default=[0.0, 0.5, 1.0],
+            metavar="S[,S…]",
+            help="CPU share of each task, 0..1 (default 0,0.5,1)",
+        )
+        g.add_argument(
+            "--concurrency",
+            type=_list("--concurrency", int),
+            default=[32],
+            metavar="N[,N…]",
+            help="tasks in flight (closed loop; default 32)",
+        )
     else:
-        g.add_argument("--model", default="threads", metavar="M",
-                       help=f"concurrency model: {', '.join(MODELS)} (default threads)")
-        g.add_argument("--cpu-share", type=_number("--cpu-share", float), default=0.2, metavar="S",
-                       help="share of each task spent on CPU, 0..1 (default 0.2)")
-        g.add_argument("--concurrency", type=_number("--concurrency", int), default=32, metavar="N",
-                       help="tasks in flight, closed loop (default 32)")
-    g.add_argument("--task-ms", type=_number("--task-ms", float), default=20.0, metavar="MS",
-                   help="duration of one task alone: CPU part + IO part (default 20)")
-    g.add_argument("--rate", type=_number("--rate", float), default=None, metavar="R",
-                   help="open loop: R tasks/s with Poisson arrivals instead of --concurrency")
-    g.add_argument("--workers", type=_number("--workers", int), default=0, metavar="N",
-                   help="pool size / worker processes (default: cores; pool: min(32, cores+4))")
-    g.add_argument("--cpu-kind", default="python", metavar="K",
-                   help=f"CPU work: {' or '.join(CPU_KINDS)} (python holds the GIL)")
-    g.add_argument("--io-kind", default="socket", metavar="K",
-                   help=f"IO work: {', '.join(IO_KINDS)} (default socket)")
-    g.add_argument("--hz", type=_number("--hz", float), default=10.0, metavar="HZ",
-                   help="samples per second, 1..50 (default 10)")
+        g.add_argument(
+            "--model",
+            default="threads",
+            metavar="M",
+            help=f"concurrency model: {', '.join(MODELS)} (default threads)",
+        )
+        g.add_argument(
+            "--cpu-share",
+            type=_number("--cpu-share", float),
+            default=0.2,
+            metavar="S",
+            help="share of each task spent on CPU, 0..1 (default 0.2)",
+        )
+        g.add_argument(
+            "--concurrency",
+            type=_number("--concurrency", int),
+            default=32,
+            metavar="N",
+            help="tasks in flight, closed loop (default 32)",
+        )
+    g.add_argument(
+        "--task-ms",
+        type=_number("--task-ms", float),
+        default=20.0,
+        metavar="MS",
+        help="duration of one task alone: CPU part + IO part (default 20)",
+    )
+    g.add_argument(
+        "--rate",
+        type=_number("--rate", float),
+        default=None,
+        metavar="R",
+        help="open loop: R tasks/s with Poisson arrivals instead of --concurrency",
+    )
+    g.add_argument(
+        "--workers",
+        type=_number("--workers", int),
+        default=0,
+        metavar="N",
+        help="pool size / worker processes (default: cores; pool: min(32, cores+4))",
+    )
+    g.add_argument(
+        "--cpu-kind",
+        default="python",
+        metavar="K",
+        help=f"CPU work: {' or '.join(CPU_KINDS)} (python holds the GIL)",
+    )
+    g.add_argument(
+        "--io-kind",
+        default="socket",
+        metavar="K",
+        help=f"IO work: {', '.join(IO_KINDS)} (default socket)",
+    )
+    g.add_argument(
+        "--hz",
+        type=_number("--hz", float),
+        default=10.0,
+        metavar="HZ",
+        help="samples per second, 1..50 (default 10)",
+    )
 
 
 def _add_view_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ascii", action="store_true", help="ASCII only, for terminals without block characters")
-    p.add_argument("--theme", choices=("default", "high-contrast"), default="default",
-                   help="colour theme; high-contrast suits projectors")
+    p.add_argument(
+        "--ascii", action="store_true", help="ASCII only, for terminals without block characters"
+    )
+    p.add_argument(
+        "--theme",
+        choices=("default", "high-contrast"),
+        default="default",
+        help="colour theme; high-contrast suits projectors",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,35 +157,85 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="open the live view on a lab (the default command)",
-                         description="Open the live view and start a lab.")
+    run = sub.add_parser(
+        "run",
+        help="open the live view on a lab (the default command)",
+        description="Open the live view and start a lab.",
+    )
     _add_workload_options(run, lists=False)
     _add_view_options(run)
 
-    replay = sub.add_parser("replay", help="open the view on a recording",
-                            description="Replay a recording made by `ccviz record`.")
+    replay = sub.add_parser(
+        "replay",
+        help="open the view on a recording",
+        description="Replay a recording made by `ccviz record`.",
+    )
     replay.add_argument("file", help="a .jsonl recording")
-    replay.add_argument("--speed", type=_number("--speed", float), default=1.0,
-                        help="playback speed, 0.25..4 (default 1)")
+    replay.add_argument(
+        "--speed",
+        type=_number("--speed", float),
+        default=1.0,
+        help="playback speed, 0.25..4 (default 1)",
+    )
     _add_view_options(replay)
 
-    bench = sub.add_parser("bench", help="compare models headless and print the figures",
-                           description="Run every combination of --model × --cpu-share × "
-                           "--concurrency in a fresh lab and print the figures.")
+    bench = sub.add_parser(
+        "bench",
+        help="compare models headless and print the figures",
+        description="Run every combination of --model × --cpu-share × "
+        "--concurrency in a fresh lab and print the figures.",
+    )
     _add_workload_options(bench, lists=True)
-    bench.add_argument("--seconds", type=_number("--seconds", float), default=3.0,
-                       help="measured seconds per combination (default 3)")
-    bench.add_argument("--warmup", type=_number("--warmup", float), default=1.0,
-                       help="seconds discarded before measuring (default 1)")
+    bench.add_argument(
+        "--seconds",
+        type=_number("--seconds", float),
+        default=3.0,
+        help="measured seconds per combination (default 3)",
+    )
+    bench.add_argument(
+        "--warmup",
+        type=_number("--warmup", float),
+        default=1.0,
+        help="seconds discarded before measuring (default 1)",
+    )
     bench.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
     bench.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
 
-    record = sub.add_parser("record", help="record a run's frames as JSON Lines",
-                            description="Run a lab headless and write every frame to FILE.")
+    record = sub.add_parser(
+        "record",
+        help="record a run's frames as JSON Lines",
+        description="Run a lab headless and write every frame to FILE.",
+    )
     _add_workload_options(record, lists=False)
-    record.add_argument("--seconds", type=_number("--seconds", float), default=5.0,
-                        help="how long to record (default 5)")
-    record.add_argument("--output", "-o", metavar="FILE", required=True, help="the .jsonl file to write")
+    record.add_argument(
+        "--seconds",
+        type=_number("--seconds", float),
+        default=5.0,
+        help="how long to record (default 5)",
+    )
+    record.add_argument("--output", "-o", metavar="FILE", help="the .jsonl recording to write")
+    record.add_argument(
+        "--perfetto",
+        metavar="OUT.json",
+        help="also (or only) write a Chrome trace JSON that Perfetto opens",
+    )
+
+    export = sub.add_parser(
+        "export",
+        help="convert a recording to a Chrome trace for Perfetto",
+        description="Write a recording as Chrome trace JSON (open it in ui.perfetto.dev): one "
+        "track per thread with Executing / Runnable / Waiting slices, and counter tracks.",
+    )
+    export.add_argument("file", help="a .jsonl recording from `ccviz record`")
+    export.add_argument("--output", "-o", metavar="OUT.json", required=True, help="trace to write")
+
+    sub.add_parser(
+        "calibrate",
+        help="measure this machine's context-switch cost",
+        description="Measure thread↔thread and process↔process switch cost (pipe ping-pong, "
+        "pinned to one CPU) and store it in the user's cache directory; the live view then "
+        "estimates the CPU time lost to switching.",
+    )
 
     sub.add_parser("models", help="list the models", description="List the concurrency models.")
     return parser
@@ -162,7 +273,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from tui import bench_output
     from workloads.bench import BenchPlan, run_bench
 
-    models = list(MODELS) if args.model == "all" else [m.strip() for m in args.model.split(",") if m.strip()]
+    models = (
+        list(MODELS)
+        if args.model == "all"
+        else [m.strip() for m in args.model.split(",") if m.strip()]
+    )
     if not models:
         raise ConfigError("--model: give at least one model, or 'all'")
     for share in args.cpu_share:
@@ -173,7 +288,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _config(args, model=model, cpu_share=args.cpu_share[0], concurrency=args.concurrency[0])
     _check_seconds("--seconds", args.seconds, 0.5, 3600)
     _check_seconds("--warmup", args.warmup, 0.0, 600)
-    base = _config(args, model=models[0], cpu_share=args.cpu_share[0], concurrency=args.concurrency[0])
+    base = _config(
+        args, model=models[0], cpu_share=args.cpu_share[0], concurrency=args.concurrency[0]
+    )
     plan = BenchPlan(base, models, args.cpu_share, args.concurrency, args.seconds, args.warmup)
     report = bench_output.run_with_progress(plan, run_bench)
     text = bench_output.render(report, args.format)
@@ -190,18 +307,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     from workloads.bench import machine_info
     from workloads.frames import Frame
+    from workloads.perfetto import TraceWriter
     from workloads.recording import RecordingWriter
     from workloads.session import LabSession
 
     config = _config(args)
     _check_seconds("--seconds", args.seconds, 0.5, 24 * 3600)
+    if not args.output and not args.perfetto:
+        raise UsageError("record: give --output FILE.jsonl and/or --perfetto OUT.json")
+    header = {"config": config.to_dict(), "machine": machine_info()}
+    writer = trace = None
     try:
-        writer = RecordingWriter(args.output, {"config": config.to_dict(), "machine": machine_info()})
+        if args.output:
+            writer = RecordingWriter(args.output, header)
+        if args.perfetto:
+            trace = TraceWriter(args.perfetto, header)
     except OSError as exc:
-        raise ConfigError(f"--output: cannot write {args.output}: {exc.strerror}") from None
+        flag = "--perfetto" if writer is not None else "--output"
+        if writer is not None:
+            writer.close()
+        raise ConfigError(f"{flag}: cannot write: {exc.strerror or exc}") from None
 
     def on_frame(frame: Frame) -> None:
-        writer.write(frame)
+        if writer is not None:
+            writer.write(frame)
+        if trace is not None:
+            trace.add(frame)
 
     session = LabSession(config, on_frame=on_frame)
     try:
@@ -209,8 +340,40 @@ def cmd_record(args: argparse.Namespace) -> int:
         time.sleep(args.seconds)
     finally:
         session.stop()
-        writer.close()
-    print(f"wrote {writer.frames} frames to {args.output}", file=sys.stderr)
+        if writer is not None:
+            writer.close()
+        if trace is not None:
+            trace.close()
+    for target, count in ((args.output, writer), (args.perfetto, trace)):
+        if target and count is not None:
+            print(f"wrote {count.frames} frames to {target}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from workloads.perfetto import write_chrome_trace
+    from workloads.recording import RecordingError, read_recording
+
+    try:
+        recording = read_recording(args.file, strict=False)
+    except RecordingError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        write_chrome_trace(recording, args.output)
+    except OSError as exc:
+        raise ConfigError(f"--output: cannot write {args.output}: {exc.strerror or exc}") from None
+    note = f" (stopped at: {recording.error})" if recording.error else ""
+    print(f"wrote {len(recording.frames)} frames to {args.output}{note}", file=sys.stderr)
+    return 0
+
+
+def cmd_calibrate(_: argparse.Namespace) -> int:
+    from workloads.calibrate import format_report, measure, save
+
+    cost = measure()
+    path = save(cost)
+    print(format_report(cost))
+    print(f"saved to {path}")
     return 0
 
 
@@ -219,7 +382,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tui.app import make_app
     from tui.sources import LiveSource
 
-    app = make_app(LiveSource(config), ascii=args.ascii, high_contrast=args.theme == "high-contrast")
+    app = make_app(
+        LiveSource(config), ascii=args.ascii, high_contrast=args.theme == "high-contrast"
+    )
     app.run()
     return int(app.return_code or 0)
 
@@ -235,8 +400,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from tui.app import make_app
     from tui.sources import ReplaySource
 
-    app = make_app(ReplaySource(recording, speed=args.speed), ascii=args.ascii,
-                   high_contrast=args.theme == "high-contrast")
+    app = make_app(
+        ReplaySource(recording, speed=args.speed),
+        ascii=args.ascii,
+        high_contrast=args.theme == "high-contrast",
+    )
     app.run()
     return int(app.return_code or 0)
 
@@ -246,6 +414,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "replay": cmd_replay,
     "bench": cmd_bench,
     "record": cmd_record,
+    "export": cmd_export,
+    "calibrate": cmd_calibrate,
     "models": cmd_models,
 }
 
@@ -257,7 +427,7 @@ def _on_sigterm(signum: int, _frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not args_list or args_list[0].startswith("-") and args_list[0] not in ("-h", "--help"):
+    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
         args_list = ["run", *args_list]
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -38,7 +38,9 @@ class BenchPlan:
     warmup: float
 
     def configs(self) -> Iterator[LabConfig]:
-        for model, share, conc in itertools.product(self.models, self.cpu_shares, self.concurrencies):
+        for model, share, conc in itertools.product(
+            self.models, self.cpu_shares, self.concurrencies
+        ):
             yield self.base.replace(model=model, cpu_share=share, concurrency=conc)
 
     def __len__(self) -> int:
@@ -117,9 +119,7 @@ def aggregate(config: LabConfig, frames: Sequence[Frame]) -> dict[str, Any]:
     errors = (last.errors - first.errors) if first and last else 0
     latency = histogram.diff(last.latency_hist, first.latency_hist) if first and last else {}
     measured = list(frames[1:]) or list(frames)
-    switches = (
-        frames[-1].switches_total - frames[0].switches_total if len(frames) > 1 else 0
-    )
+    switches = frames[-1].switches_total - frames[0].switches_total if len(frames) > 1 else 0
     loops = [f.app.loop for f in measured if f.app is not None and f.app.loop is not None]
     loop: dict[str, float | int | None] | None = None
     if loops:
@@ -163,7 +163,9 @@ def aggregate(config: LabConfig, frames: Sequence[Frame]) -> dict[str, Any]:
         },
         "cpu_percent": _pct([f.cpu_percent for f in measured]) or 0.0,
         "ctx_switches_per_s": {
-            "voluntary": None if any(v is None for v in vol) else _pct([v for v in vol if v is not None]),
+            "voluntary": None
+            if any(v is None for v in vol)
+            else _pct([v for v in vol if v is not None]),
             "involuntary": None
             if any(v is None for v in invol)
             else _pct([v for v in invol if v is not None]),

@@ -35,7 +35,7 @@ MODELS: tuple[str, ...] = (
 )
 
 MODEL_SUMMARIES: dict[str, str] = {
-    "threads": "one OS thread per task (\"just add threads\")",
+    "threads": 'one OS thread per task ("just add threads")',
     "pool": "a fixed pool of worker threads with a queue in front",
     "asyncio": "one event loop; CPU work runs inline and blocks the loop",
     "asyncio-offload": "one event loop; CPU work is sent to a thread pool",

@@ -98,7 +98,19 @@ class FrameBuilder:
         """Tree totals: the lab process from its rusage (exited threads included),
         worker processes from the sampler's per-thread counters."""
         ru = facts.rusage if facts is not None else None
-        if ru is None:
+        if ru is not None and facts is not None:
+            prev = self._rusage_at
+            if prev is not None and facts.t > prev[0]:
+                span = facts.t - prev[0]
+                self._lab_rates = (
+                    100.0 * (ru["cpu_s"] - prev[1]["cpu_s"]) / span,
+                    (ru["nvcsw"] - prev[1]["nvcsw"]) / span,
+                    (ru["nivcsw"] - prev[1]["nivcsw"]) / span,
+                )
+            if prev is None or facts.t > prev[0]:
+                self._rusage_at = (facts.t, ru)
+        if ru is None or self._lab_rates is None:
+            # No rusage yet (or only one snapshot): the sampler's own view of the live threads.
             self._switches_total = max(self._switches_total, view.switches_total)
             return _Totals(
                 view.cpu_percent,
@@ -107,19 +119,8 @@ class FrameBuilder:
                 view.switches_per_s,
                 self._switches_total,
             )
-        assert facts is not None
-        prev = self._rusage_at
-        if prev is not None and facts.t > prev[0]:
-            span = facts.t - prev[0]
-            self._lab_rates = (
-                100.0 * (ru["cpu_s"] - prev[1]["cpu_s"]) / span,
-                (ru["nvcsw"] - prev[1]["nvcsw"]) / span,
-                (ru["nivcsw"] - prev[1]["nivcsw"]) / span,
-            )
-        if prev is None or facts.t > prev[0]:
-            self._rusage_at = (facts.t, ru)
         workers = [t for t in view.threads if t.pid != lab_pid]
-        lab_cpu, lab_vol, lab_invol = self._lab_rates or (0.0, 0.0, 0.0)
+        lab_cpu, lab_vol, lab_invol = self._lab_rates
         worker_cpu = sum(p.cpu_percent for p in view.processes if p.pid != lab_pid)
         vol = _sum_or_none([lab_vol, *(t.voluntary_per_s for t in workers)])
         invol = _sum_or_none([lab_invol, *(t.involuntary_per_s for t in workers)])
@@ -163,7 +164,9 @@ class FrameBuilder:
             while len(self._window) > 2 and facts.t - self._window[1][0] >= WINDOW_S:
                 self._window.popleft()
             _, first, first_switches = self._window[0]
-            recent = histogram.diff(facts.latency_hist, first.latency_hist if first is not facts else None)
+            recent = histogram.diff(
+                facts.latency_hist, first.latency_hist if first is not facts else None
+            )
             for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
                 latency[name] = histogram.percentile(recent, q)
             done = facts.completed - first.completed
@@ -176,7 +179,9 @@ class FrameBuilder:
         gil = [t.gil_wait for t in settled if t.gil_wait is not None]
         shares = {
             "executing": _mean([t.executing for t in settled]),
-            "runnable": None if any(r is None for r in runnable) else _mean([r for r in runnable if r is not None]),
+            "runnable": None
+            if any(r is None for r in runnable)
+            else _mean([r for r in runnable if r is not None]),
             "waiting": _mean([t.waiting for t in settled]),
             "gil_wait": _mean(gil),
         }
@@ -210,5 +215,3 @@ class FrameBuilder:
             events=events,
             lab_alive=lab_alive,
         )
-
-

@@ -214,7 +214,9 @@ class Frame:
                     else LoopFacts(
                         **{
                             **_only(LoopFacts, loop),
-                            "lag_hist": {int(k): int(v) for k, v in loop.get("lag_hist", {}).items()},
+                            "lag_hist": {
+                                int(k): int(v) for k, v in loop.get("lag_hist", {}).items()
+                            },
                         }
                     ),
                     "pool": None if pool is None else PoolFacts(**_only(PoolFacts, pool)),
@@ -224,7 +226,9 @@ class Frame:
             **{
                 **_only(cls, data),
                 "threads": tuple(ThreadSample(**_only(ThreadSample, t)) for t in data["threads"]),
-                "processes": tuple(ProcessSample(**_only(ProcessSample, p)) for p in data["processes"]),
+                "processes": tuple(
+                    ProcessSample(**_only(ProcessSample, p)) for p in data["processes"]
+                ),
                 "app": app_facts,
                 "cost": Cost(**_only(Cost, data["cost"])),
                 "events": tuple(data.get("events", ())),

@@ -100,6 +100,7 @@ class FrameHistory:
         self._changes: deque[Change] = deque(maxlen=32)
         self._lab_started: float | None = None
         self.appended = 0
+        self.lab_samples = 0  # samples of the current lab (they scale the sparklines)
 
     # -- writing ---------------------------------------------------------
 
@@ -115,6 +116,8 @@ class FrameHistory:
             self._changes.append(Change(frame.seq, frame.t, label))
         if previous is None or previous.lab_index != frame.lab_index:
             self._lab_started = frame.t
+            self.lab_samples = 0
+        self.lab_samples += 1
         self._markers.append(label)
         self._frames.append(frame)
         for name, read in SERIES.items():

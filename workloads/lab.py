@@ -37,11 +37,14 @@ class LabProcess:
 
     def __init__(self, config: LabConfig) -> None:
         self.config = config
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p
-        )}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p
+            ),
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "workloads.labmain", json.dumps(config.to_dict())],
             stdin=subprocess.PIPE,

@@ -135,7 +135,13 @@ def main(argv: list[str] | None = None) -> None:
                 except (ConfigError, TypeError) as exc:
                     out.send({"type": "rejected", "error": str(exc)})
                 else:
-                    out.send({"type": "applied", "generation": probe.generation, "config": ctx.config.to_dict()})
+                    out.send(
+                        {
+                            "type": "applied",
+                            "generation": probe.generation,
+                            "config": ctx.config.to_dict(),
+                        }
+                    )
     finally:
         model.stop()
         with contextlib.suppress(OSError):

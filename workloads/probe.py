@@ -78,11 +78,10 @@ class LoopMonitor:
         rq_max = max(self._rq_max, len(ready_handles))
         self._lag_max = 0.0
         self._rq_max = 0
-        ready_tasks = sum(
-            1
-            for h in ready_handles
-            if isinstance(getattr(h._callback, "__self__", None), asyncio.Task)  # type: ignore[attr-defined]
-        )
+        ready_tasks = 0
+        for handle in ready_handles:
+            if isinstance(getattr(handle._callback, "__self__", None), asyncio.Task):  # type: ignore[attr-defined]
+                ready_tasks += 1
         alive = self.alive
         running = min(self.running, alive)
         ready_tasks = min(ready_tasks, alive - running)

@@ -10,7 +10,6 @@ of sampling change starts a fresh lab, so counters and threads start clean.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import threading
 import time
 import weakref
@@ -208,5 +207,3 @@ class LabSession:
         for g in sorted(self._pending):
             if g <= generation:
                 self._events.append(f"applied: {self._pending.pop(g)}")
-
-

@@ -107,7 +107,9 @@ def test_per_thread_switches_agree_with_the_kernels_status_totals() -> None:
 
 def test_live_changes_apply_and_a_model_change_starts_a_new_lab() -> None:
     frames: list[Frame] = []
-    session = LabSession(LabConfig.validated(model="asyncio", cpu_share=0.0), on_frame=frames.append)
+    session = LabSession(
+        LabConfig.validated(model="asyncio", cpu_share=0.0), on_frame=frames.append
+    )
     session.start()
     try:
         first_pid = session.lab_pid
@@ -119,7 +121,9 @@ def test_live_changes_apply_and_a_model_change_starts_a_new_lab() -> None:
         assert any("applied: cpu-share 0.5" in e for f in frames for e in f.events)
         session.apply(model="pool")
         assert session.lab_pid != first_pid
-        assert wait_until(lambda: frames[-1].lab_index == 2 and frames[-1].model == "pool", timeout=5)
+        assert wait_until(
+            lambda: frames[-1].lab_index == 2 and frames[-1].model == "pool", timeout=5
+        )
         assert gone({first_pid} if first_pid else set())
     finally:
         session.stop()
@@ -184,18 +188,51 @@ def test_nothing_survives_a_sigkilled_observer(tmp_path: Path) -> None:
 def test_cli_bench_json_schema(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "bench", "--model", "asyncio,threads", "--cpu-share", "0",
-         "--concurrency", "8", "--seconds", "0.6", "--warmup", "0.2", "--format", "json", "-o", str(out)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "bench",
+            "--model",
+            "asyncio,threads",
+            "--cpu-share",
+            "0",
+            "--concurrency",
+            "8",
+            "--seconds",
+            "0.6",
+            "--warmup",
+            "0.2",
+            "--format",
+            "json",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["schema"] == 1
     assert report["machine"]["cores"] >= 1
     keys = {
-        "model", "cpu_share", "concurrency", "throughput_per_s", "latency_ms", "cpu_percent",
-        "ctx_switches_per_s", "switches_per_task", "threads_peak", "processes_peak",
-        "rss_mib_peak", "shares", "loop", "backlog_max", "tasks_completed", "errors",
+        "model",
+        "cpu_share",
+        "concurrency",
+        "throughput_per_s",
+        "latency_ms",
+        "cpu_percent",
+        "ctx_switches_per_s",
+        "switches_per_task",
+        "threads_peak",
+        "processes_peak",
+        "rss_mib_peak",
+        "shares",
+        "loop",
+        "backlog_max",
+        "tasks_completed",
+        "errors",
     }
     by_model = {r["model"]: r for r in report["results"]}
     for result in by_model.values():
@@ -210,8 +247,21 @@ def test_cli_bench_json_schema(tmp_path: Path) -> None:
 def test_cli_record_writes_a_readable_recording(tmp_path: Path) -> None:
     out = tmp_path / "run.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "record", "--model", "pool", "--seconds", "1", "-o", str(out)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "record",
+            "--model",
+            "pool",
+            "--seconds",
+            "1",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     recording = read_recording(out)

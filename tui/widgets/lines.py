@@ -16,7 +16,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -87,6 +87,7 @@ class LinesWidget(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.glyphs: Glyphs = ASCII if ascii else UNICODE
         self._lines: list[Strip] | None = None
+        self._blank = Strip([])
         self._built_for: tuple[Size, int] | None = None
         self._styles_cache_local: dict[str, Style] = {}
 
@@ -104,6 +105,11 @@ class LinesWidget(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self.invalidate()  # a theme change recolours every cached strip
+
+    def set_title(self, title: str) -> None:
+        """Set the border title only if it changed (each assignment costs a repaint)."""
+        if self.border_title != title:
+            self.border_title = title
 
     # -- drawing ---------------------------------------------------------
 
@@ -125,21 +131,56 @@ class LinesWidget(Widget):
         """The pane's lines for this size; override. At most `height` are drawn."""
         return ()
 
+    def update_lines(self) -> None:
+        """Rebuild now and repaint only the lines that changed.
+
+        Most of a pane is stable from one frame to the next (blank rows, labels),
+        and Textual's cost is per painted cell, so this halves the UI's CPU.
+        A hidden or unmounted pane is left alone: it rebuilds when next painted.
+        """
+        if not self.is_mounted or not self.display:
+            return
+        size = self.draw_size
+        key = (size, self.version())
+        if key == self._built_for:
+            return
+        same_size = self._built_for is not None and self._built_for[0] == size
+        old = self._lines if same_size else None
+        self._rebuild(size)
+        self._built_for = key
+        new = self._lines or []
+        if old is None:
+            self.refresh()
+            return
+        start: int | None = None
+        for y in range(max(len(old), len(new)) + 1):
+            differs = y < max(len(old), len(new)) and (
+                y >= len(old) or y >= len(new) or old[y] != new[y]
+            )
+            if differs and start is None:
+                start = y
+            elif not differs and start is not None:
+                self.refresh(Region(0, start, size.width, y - start))
+                start = None
+
     def render_line(self, y: int) -> Strip:
         size = self.draw_size
         key = (size, self.version())
         if self._lines is None or self._built_for != key:
-            lines = list(self.build(size.width, size.height))[: size.height]
-            if self.glyphs.translate:
-                lines = [self._plain(line, size.width) for line in lines]
-            if self.is_mounted:  # unstyled gaps take the pane's own colours
-                base = self.rich_style
-                lines = [line.apply_style(base) for line in lines]
-            self._lines = lines
+            self._rebuild(size)
             self._built_for = key
-        if 0 <= y < len(self._lines):
-            return self._lines[y]
-        return Strip.blank(size.width, self.rich_style if self.is_mounted else None)
+        assert self._lines is not None
+        return self._lines[y] if 0 <= y < len(self._lines) else self._blank
+
+    def _rebuild(self, size: Size) -> None:
+        lines = list(self.build(size.width, size.height))[: size.height]
+        if self.glyphs.translate:
+            lines = [self._plain(line, size.width) for line in lines]
+        base = self.rich_style if self.is_mounted else None  # costly: once per build
+        if base is not None:  # unstyled gaps take the pane's own colours
+            lines = [line.apply_style(base) for line in lines]
+        self._lines = lines
+        self._blank = Strip.blank(size.width, base)
 
     def _plain(self, line: Strip, width: int) -> Strip:
         segments = [Segment(self.glyphs.plain(s.text), s.style) for s in line]

@@ -55,8 +55,7 @@ class MetricPane(LinesWidget):
     def show(self, history: FrameHistory) -> None:
         """Point the pane at the history; it redraws from it when next painted."""
         self.history = history
-        if self.display:
-            self.refresh()
+        self.update_lines()
 
     def version(self) -> int:
         return -1 if self.history is None else self.history.appended
@@ -105,7 +104,8 @@ class MetricPane(LinesWidget):
     def _metric_lines(
         self, metric: Metric, history: FrameHistory, width: int, rows: int
     ) -> list[Strip]:
-        stats = history.stats(metric.series, width)
+        ours = max(1, min(width, history.lab_samples))  # this lab's samples on screen
+        stats = history.stats(metric.series, ours)
         p99 = metric.p99_override if metric.p99_override is not None else stats.p99
         head = LineBuilder().add(metric.label, self.style_of("lines--label"))
         dim, value = self.style_of("lines--dim"), self.style_of("lines--value")
@@ -125,5 +125,6 @@ class MetricPane(LinesWidget):
             glyphs=self.glyphs,
             styles=styles,
             top=metric.top,
+            dim_before=width - ours,
         )
         return [head.strip(width, value)] + [Strip(row, width) for row in chart]

@@ -28,7 +28,7 @@ class LoopPane(MetricPane):
         app = frame.app
         if app is not None and app.loop is not None:
             loop = app.loop
-            self.border_title = "Event loop" if loop.loops == 1 else f"Event loops ×{loop.loops}"
+            self.set_title("Event loop" if loop.loops == 1 else f"Event loops ×{loop.loops}")
             lag_p99 = history.hist_percentile(
                 lambda f: None if f.app is None or f.app.loop is None else f.app.loop.lag_hist,
                 99,
@@ -51,7 +51,7 @@ class LoopPane(MetricPane):
             return items
         if app is not None and app.pool is not None:
             pool = app.pool
-            self.border_title = "Pool"
+            self.set_title("Pool")
             return [
                 Text(
                     (
@@ -63,7 +63,7 @@ class LoopPane(MetricPane):
                 Metric("queued", "pool_queued"),
                 Metric("busy workers", "pool_busy", top=float(max(1, pool.workers)), p99=False),
             ]
-        self.border_title = "Tasks"
+        self.set_title("Tasks")
         note = (
             "no loop, no pool: one OS thread per task"
             if app is not None

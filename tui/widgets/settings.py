@@ -27,11 +27,16 @@ STEPPERS: tuple[tuple[str, str, str, str], ...] = (
 class SettingsPanel(VerticalScroll):
     """Model, mix and load controls; reflects the requested config via `sync`."""
 
+    def __init__(self, config: LabConfig, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.config = config
+
     def compose(self) -> ComposeResult:
         yield Label("Settings", classes="settings-title")
         yield Label("model", classes="settings-label")
         yield Select(
             [(f"{n} {m}", m) for n, m in enumerate(MODELS, start=1)],
+            value=self.config.model,
             allow_blank=False,
             id="set-model",
         )
@@ -42,15 +47,22 @@ class SettingsPanel(VerticalScroll):
                 yield Label("", id=f"{ident}-value", classes="stepper-value")
                 yield Button("+", id=f"{ident}-up", name=up, compact=True)
         yield Label("cpu kind", classes="settings-label")
-        yield Select([(k, k) for k in CPU_KINDS], allow_blank=False, id="set-cpu-kind")
+        yield Select(
+            [(k, k) for k in CPU_KINDS], value=self.config.cpu_kind, allow_blank=False,
+            id="set-cpu-kind",
+        )
         yield Label("io kind", classes="settings-label")
-        yield Select([(k, k) for k in IO_KINDS], allow_blank=False, id="set-io-kind")
+        yield Select(
+            [(k, k) for k in IO_KINDS], value=self.config.io_kind, allow_blank=False,
+            id="set-io-kind",
+        )
         with Horizontal(classes="settings-buttons"):
             yield Button("restart", name="restart", compact=True)
             yield Button("close", name="toggle_settings", compact=True)
 
     def sync(self, config: LabConfig) -> None:
         """Show `config` without firing the controls' change events."""
+        self.config = config
         if not self.is_mounted:
             return
         values = {
@@ -77,6 +89,8 @@ class SettingsPanel(VerticalScroll):
 
     @on(Select.Changed)
     async def _select(self, event: Select.Changed) -> None:
+        if not self.has_class("-open"):  # only a user's choice changes the lab
+            return
         field = {"set-model": "model", "set-cpu-kind": "cpu_kind", "set-io-kind": "io_kind"}
         key = field.get(event.select.id or "")
         if key is not None and isinstance(event.value, str):

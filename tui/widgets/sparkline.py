@@ -37,21 +37,29 @@ def sparkline(
     glyphs: Glyphs,
     styles: SparkStyles,
     top: float | None = None,
+    dim_before: int = 0,
 ) -> list[list[Segment]]:
-    """Rows of segments, top row first; `values` and `markers` align, one per column."""
-    known = [v for v in values if v is not None]
+    """Rows of segments, top row first; `values` and `markers` align, one per column.
+
+    Columns before `dim_before` belong to an earlier lab: they are drawn dim and
+    do not set the scale (taller ones are clipped), so a switch from a busy
+    model to a quiet one does not flatten the new lab's chart.
+    """
+    current = [v for v in values[dim_before:] if v is not None]
+    known = current or [v for v in values if v is not None]
     scale = top if top is not None else max(known, default=0.0)
     steps = len(glyphs.levels)
     rows: list[list[tuple[str, Style]]] = [[] for _ in range(height)]
-    for value, marker in zip(values, markers, strict=True):
+    for column, (value, marker) in enumerate(zip(values, markers, strict=True)):
         fill = _fill(value, scale, steps * height)
+        bar = styles.bar if column >= dim_before else styles.baseline
         for r in range(height):
             level = height - 1 - r  # 0 = bottom row
             cell = fill - level * steps
             if value is None:
                 char, style = glyphs.gap, styles.baseline
             elif cell >= 1:
-                char, style = glyphs.levels[min(steps, cell) - 1], styles.bar
+                char, style = glyphs.levels[min(steps, cell) - 1], bar
             elif level == 0:
                 char, style = glyphs.levels[0], styles.baseline
             else:

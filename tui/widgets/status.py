@@ -33,7 +33,7 @@ class HeaderInfo:
 
 #: Header fields in priority order: (config key, long label, short label).
 FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("cpu_share", "cpu-share", "cpu"),
+    ("cpu_share", "cpu-share", "share"),
     ("concurrency", "concurrency", "conc"),
     ("task_ms", "task", "task"),
     ("workers", "workers", "wk"),
@@ -64,7 +64,7 @@ class StatusHeader(LinesWidget):
     def show(self, info: HeaderInfo) -> None:
         self.info = info
         self._version += 1
-        self.refresh()
+        self.update_lines()
 
     def version(self) -> int:
         return self._version
@@ -79,8 +79,8 @@ class StatusHeader(LinesWidget):
         frame = info.frame
         running = frame.config if frame is not None else info.requested.to_dict()
         requested = info.requested.to_dict()
-        for short in (False, True):
-            line = self._config_parts(info, running, requested, short=short)
+        for form in ("long", "medium", "short"):
+            line = self._config_parts(info, running, requested, form=form)
             if line.length <= width:
                 break
         return line.strip(width, self.style_of("lines--value"))
@@ -91,34 +91,43 @@ class StatusHeader(LinesWidget):
         running: dict[str, object],
         requested: dict[str, object],
         *,
-        short: bool,
+        form: str,
     ) -> LineBuilder:
+        """The config line in a `long`, `medium` (no separators) or `short` (terse) form."""
         title, label, value = (
             self.style_of("lines--title"),
             self.style_of("lines--dim"),
             self.style_of("lines--value"),
         )
         warn = self.style_of("lines--warn")
-        bar = f" {self.glyphs.bar} "
+        bar = f" {self.glyphs.bar} " if form == "long" else "  "
         model = str(running.get("model", "?"))
         number = MODELS.index(model) + 1 if model in MODELS else 0
-        line = LineBuilder().add(" ccviz" if not short else "", title)
-        line.add(bar if not short else " ", label).add(f"[{number}] {model}", title)
+        line = LineBuilder().add(" ccviz" if form == "long" else "", title)
+        line.add(bar if form == "long" else " ", label).add(f"[{number}] {model}", title)
         if requested.get("model") != model:
             line.add(f" → {requested.get('model')}", warn)
-        for key, long_label, short_label in FIELDS:
-            line.add(bar if not short else "  ", label)
-            line.add(f"{short_label if short else long_label} ", label)
+        # Short form: elapsed time and lab pid move up, so a cropped line keeps them.
+        lab_after = 3 if form == "short" else len(FIELDS)
+        for n, (key, long_label, short_label) in enumerate(FIELDS):
+            if n == lab_after:
+                self._lab_parts(line, info.frame, bar)
+            line.add(bar, label)
+            line.add(f"{short_label if form == 'short' else long_label} ", label)
             line.add(_value(key, running), value)
             if requested.get(key) != running.get(key):
                 line.add(f"→{_value(key, requested)}", warn)
-        frame = info.frame
-        if frame is not None:
-            line.add(bar if not short else "  ", label).add(f"{frame.t:.1f}s", value)
-            line.add(bar if not short else "  ", label)
-            line.add("lab " if not short else "", label).add(f"{frame.lab_pid}", value)
-            line.add(f" #{frame.lab_index}", label)
+        if lab_after == len(FIELDS):
+            self._lab_parts(line, info.frame, bar)
         return line
+
+    def _lab_parts(self, line: LineBuilder, frame: Frame | None, bar: str) -> None:
+        if frame is None:
+            return
+        label, value = self.style_of("lines--dim"), self.style_of("lines--value")
+        line.add(bar, label).add(f"{frame.t:.1f}s", value)
+        line.add(bar, label).add("lab ", label).add(f"{frame.lab_pid}", value)
+        line.add(f" #{frame.lab_index}", label)
 
     def _cost_line(self, info: HeaderInfo, width: int) -> Strip:
         label, value = self.style_of("lines--dim"), self.style_of("lines--value")
@@ -163,11 +172,16 @@ class VerdictLine(LinesWidget):
     _version = 0
 
     def show(self, verdict: Verdict | None, message: str | None = None) -> None:
-        changed = (verdict, message) != (self.verdict, self.message)
+        if (verdict, message) == (self.verdict, self.message):
+            return
+        width = self.draw_size.width
+        rows = len(self._wrapped(width))
         self.verdict, self.message = verdict, message
-        if changed:
-            self._version += 1
-            self.refresh(layout=True)
+        self._version += 1
+        if len(self._wrapped(width)) != rows:
+            self.refresh(layout=True)  # a layout pass costs more than a repaint: only if needed
+        else:
+            self.update_lines()
 
     def version(self) -> int:
         return self._version

@@ -97,8 +97,7 @@ class ThreadsPane(LinesWidget):
 
     def show(self, history: FrameHistory) -> None:
         self.history = history
-        if self.display:
-            self.refresh()
+        self.update_lines()
 
     def set_density(self, on: bool) -> None:
         self.density = on
@@ -123,7 +122,7 @@ class ThreadsPane(LinesWidget):
         history = self.history
         frame = None if history is None else history.latest
         if history is None or frame is None:
-            self.border_title = "Threads"
+            self.set_title("Threads")
             text = "waiting for the first frame…"
             return [LineBuilder().add(text, self.style_of("lines--dim")).strip(width)]
         if self.density:
@@ -144,7 +143,7 @@ class ThreadsPane(LinesWidget):
             self.scroll_rows = 0
         start = self.scroll_rows
         shown = threads[start : start + shown_rows]
-        self.border_title = (
+        self.set_title(
             f"Threads ({total})"
             if len(shown) == total
             else f"Threads {start + 1}–{start + len(shown)} of {total}"
@@ -180,9 +179,13 @@ class ThreadsPane(LinesWidget):
         for column, label in enumerate(markers):
             if label is None:
                 continue
-            text = self.glyphs.marker + label
-            end = min(cells, column + len(text))
-            title[column:end] = text[: end - column]
+            if column + 1 + len(label) <= cells:  # label to the right of its marker
+                text, start = self.glyphs.marker + label, column
+            else:  # no room: the label ends at its marker
+                text = label + self.glyphs.marker
+                start = max(0, column + 1 - len(text))
+                text = text[-(column + 1 - start) :]
+            title[start : start + len(text)] = text
         return "".join(title)
 
     def _row(
@@ -262,7 +265,7 @@ class ThreadsPane(LinesWidget):
         reserve = len(f"{self.glyphs.more}+{len(ordered)}")
         overflow = len(ordered) > capacity
         shown = ordered[: max(0, capacity - reserve)] if overflow else ordered
-        self.border_title = f"Threads — density, one cell per thread ({len(ordered)})"
+        self.set_title(f"Threads — density, one cell per thread ({len(ordered)})")
         lines = [self._summary(ordered, f"{len(ordered)} threads", width)]
         value = self.style_of("lines--value")
         for start in range(0, max(1, capacity), max(1, width)):

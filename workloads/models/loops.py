@@ -47,10 +47,15 @@ class _EventLoopModel(Model):
         self.workers = ctx.config.effective_workers
         self.offloaded = 0  # CPU parts sent to an executor, not yet back
         self.not_started = 0  # tasks created but not yet run once: the backlog
-        self.io_pool = ThreadPoolExecutor(IO_OFFLOAD_THREADS, initializer=_thread_namer("io-offload"))
+        self.io_pool = ThreadPoolExecutor(
+            IO_OFFLOAD_THREADS, initializer=_thread_namer("io-offload")
+        )
         ctx.probe.loops.append(self.monitor)
         ctx.probe.backlog = lambda: self.not_started
-        ctx.changed.append(lambda: self.loop.call_soon_threadsafe(self._top_up))
+        ctx.changed.append(self._changed)
+
+    def _changed(self) -> None:
+        self.loop.call_soon_threadsafe(self._top_up)
 
     def start(self) -> None:
         threading.Thread(target=self._run, daemon=True).start()

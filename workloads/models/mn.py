@@ -130,7 +130,9 @@ class MNModel(Model):
             if not proc.is_alive() and n in self.alive_by_slot:
                 lost = self.alive_by_slot.pop(n)
                 self.ctx.probe.remote_loops.pop(n, None)
-                self.ctx.probe.message(f"worker mn-{n} died (exit {proc.exitcode}); {lost} tasks lost")
+                self.ctx.probe.message(
+                    f"worker mn-{n} died (exit {proc.exitcode}); {lost} tasks lost"
+                )
                 for _ in range(lost):
                     self.ctx.probe.task_done(time.monotonic(), f"worker mn-{n} died")
                     self.gate.release()

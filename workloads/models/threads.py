@@ -66,5 +66,3 @@ class ThreadsModel(Model):
             self.ctx.probe.forget_thread()
             if closed:
                 self.gate.release()
-
-

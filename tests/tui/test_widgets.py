@@ -1,0 +1,257 @@
+"""Panes rendered without an app: assert on `render_line(y).text`."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from rich.style import Style
+from textual.geometry import Size
+
+from tests.tui.factories import make_app_facts, make_frame, make_loop, make_pool, make_thread
+from tui.widgets.glyphs import ASCII, UNICODE, fmt_ms, fmt_rate
+from tui.widgets.panes import LoopPane, SwitchesPane, ThroughputPane
+from tui.widgets.sparkline import SparkStyles, sparkline
+from tui.widgets.status import HeaderInfo, StatusHeader, VerdictLine
+from tui.widgets.threads import ThreadsPane, choose_layout
+from workloads.config import LabConfig
+from workloads.frames import Frame
+from workloads.history import FrameHistory
+from workloads.verdict import Verdict
+
+
+def history_of(*frames: Frame) -> FrameHistory:
+    history = FrameHistory()
+    for frame in frames:
+        history.append(frame)
+    return history
+
+
+P = TypeVar("P", ThreadsPane, LoopPane, SwitchesPane, ThroughputPane)
+
+
+def pane(
+    cls: type[P], history: FrameHistory, size: tuple[int, int] = (120, 12), ascii: bool = False
+) -> P:
+    widget = cls(ascii=ascii)
+    widget.fallback_size = Size(*size)
+    widget.show(history)
+    return widget
+
+
+# -- threads ---------------------------------------------------------------
+
+
+def test_threads_rows_busiest_first_with_shares_and_rates() -> None:
+    threads = (
+        make_thread(11, name="idle", executing=0.0, voluntary_per_s=5.0),
+        make_thread(12, name="hot", executing=0.8, runnable=0.15, voluntary_per_s=1500.0),
+    )
+    widget = pane(ThreadsPane, history_of(make_frame(1, threads=threads)))
+    lines = widget.lines_text()
+    assert "pid/tid" in lines[0] and "vol/s" in lines[0] and "states, newest →" in lines[0]
+    assert "1000/12 hot" in lines[1] and lines[2].lstrip().startswith("1000/11 idle")
+    assert " 80 " in lines[1] and " 15 " in lines[1] and "1.5k" in lines[1]
+    assert widget.border_title == "Threads (2)"
+
+
+def test_threads_strip_cells_scroll_with_glyph_per_state() -> None:
+    states = [
+        make_thread(1, executing=1.0),
+        make_thread(1, executing=0.1, runnable=0.8),
+        make_thread(1, executing=0.1, runnable=0.0, gil_wait=0.8, phase="cpu"),
+        make_thread(1, executing=0.0),
+    ]
+    history = history_of(*(make_frame(n, threads=(t,)) for n, t in enumerate(states, 1)))
+    line = pane(ThreadsPane, history).render_line(1).text
+    assert "█▓▚·" in line
+    ascii_line = pane(ThreadsPane, history, ascii=True).render_line(1).text
+    assert "#+g." in ascii_line
+    assert all(ord(c) < 128 for c in ascii_line)
+
+
+def test_unmeasurable_shares_show_na_not_zero() -> None:
+    thread = make_thread(1, executing=0.5, runnable=None, voluntary_per_s=None)
+    line = pane(ThreadsPane, history_of(make_frame(1, threads=(thread,)))).render_line(1).text
+    assert line.count("n/a") >= 3  # runnable, GIL wait, voluntary/s
+
+
+def test_change_marker_cuts_through_the_strips_with_its_label() -> None:
+    t = (make_thread(1, executing=1.0),)
+    history = history_of(
+        make_frame(1, threads=t, app=make_app_facts(generation=0)),
+        make_frame(2, threads=t, app=make_app_facts(generation=1)),
+        make_frame(3, threads=t, app=make_app_facts(generation=1)),
+    )
+    lines = pane(ThreadsPane, history).lines_text()
+    assert "change 1│" in lines[0]  # no room to its right: the label ends at its marker
+    assert "█│█" in lines[1]
+
+
+def test_summary_row_for_the_threads_that_do_not_fit() -> None:
+    threads = tuple(make_thread(t, executing=0.5 if t < 3 else 0.0) for t in range(1, 21))
+    widget = pane(ThreadsPane, history_of(make_frame(1, threads=threads)), size=(120, 6))
+    lines = widget.lines_text()
+    assert len([ln for ln in lines if "worker-" in ln]) == 4
+    assert lines[5].startswith("+16 more") and "16 waiting" in lines[5]
+    assert "d: density view" in lines[5]
+    assert widget.border_title == "Threads 1–4 of 20"
+
+
+def test_density_view_draws_one_cell_per_thread() -> None:
+    threads = tuple(
+        make_thread(t, executing=1.0 if t % 10 == 0 else 0.0) for t in range(1, 2001)
+    )
+    widget = pane(ThreadsPane, history_of(make_frame(1, threads=threads)), size=(100, 30))
+    widget.set_density(True)
+    lines = widget.lines_text()
+    assert lines[0].startswith("2000 threads") and "200 executing" in lines[0]
+    assert "1800 waiting" in lines[0]
+    cells = "".join(lines[1:21])
+    assert cells.count("█") == 200 and cells.count("·") == 1800
+    assert widget.border_title is not None and "density" in widget.border_title
+
+
+def test_density_view_says_how_many_did_not_fit() -> None:
+    threads = tuple(make_thread(t) for t in range(1, 501))
+    widget = pane(ThreadsPane, history_of(make_frame(1, threads=threads)), size=(40, 5))
+    widget.set_density(True)
+    lines = widget.lines_text()
+    assert lines[-1].rstrip().endswith("…+345")  # 4 rows × 40 cells, less the note
+
+
+def test_layout_drops_columns_before_squeezing_the_strip() -> None:
+    wide, cells = choose_layout(160)
+    assert wide.id_width == 13 and "inv" in wide.figures and cells == 60
+    narrow, cells = choose_layout(70)
+    assert narrow.id_width == 7 and "wait" not in narrow.figures and cells >= 16
+    tiny, cells = choose_layout(20)
+    assert tiny.figures == () and cells == 11
+
+
+def test_threads_pane_before_any_frame() -> None:
+    widget = pane(ThreadsPane, FrameHistory())
+    assert widget.render_line(0).text.startswith("waiting for the first frame")
+
+
+# -- the small panes -------------------------------------------------------
+
+
+def test_loop_pane_shows_tasks_queue_and_lag() -> None:
+    loop = make_loop(ready_queue=7, lag_ms=12.5, tasks_alive=64, tasks_waiting=60)
+    config = LabConfig(model="asyncio-offload")
+    history = history_of(
+        *(make_frame(s, config=config, app=make_app_facts(loop=loop)) for s in (1, 2))
+    )
+    widget = pane(LoopPane, history, size=(50, 12))
+    text = "\n".join(widget.lines_text())
+    assert "tasks 64 · running 1 · ready 3 · waiting 60" in text
+    assert "ready queue  7" in text and "lag  12.5ms" in text
+    assert "executor backlog 0" in text
+    assert widget.border_title == "Event loop"
+
+
+def test_loop_pane_shows_the_pool_for_pool_models() -> None:
+    history = history_of(make_frame(1, app=make_app_facts(pool=make_pool(4, 3, 12))))
+    widget = pane(LoopPane, history, size=(50, 10))
+    text = "\n".join(widget.lines_text())
+    assert widget.border_title == "Pool"
+    assert "workers 4 · busy 3 · queued 12" in text and "busy workers  3" in text
+
+
+def test_loop_pane_is_never_empty() -> None:
+    widget = pane(LoopPane, history_of(make_frame(1)), size=(50, 10))
+    text = "\n".join(widget.lines_text())
+    assert "one OS thread per task" in text and "threads  1" in text
+
+
+def test_small_panes_drop_charts_before_overflowing() -> None:
+    history = history_of(make_frame(1))
+    widget = pane(SwitchesPane, history, size=(40, 3))
+    lines = widget.lines_text()
+    assert lines[0].startswith("voluntary/s  400")
+    assert len([ln for ln in lines if ln.strip()]) == 3
+
+
+def test_switches_pane_rates_totals_and_na() -> None:
+    history = history_of(make_frame(1, involuntary_per_s=None, switches_per_task=None))
+    text = "\n".join(pane(SwitchesPane, history, size=(60, 8)).lines_text())
+    assert "voluntary/s  400" in text and "involuntary/s  n/a" in text
+    assert "total 12k · per task n/a" in text
+
+
+def test_throughput_pane() -> None:
+    history = history_of(make_frame(1), make_frame(2, throughput_per_s=2500.0))
+    text = "\n".join(pane(ThroughputPane, history, size=(60, 10)).lines_text())
+    assert "tasks/s  2.5k  max 2.5k" in text
+    assert "p50 20.0ms · p99 40.0ms" in text and "in flight 10 · errors 0" in text
+
+
+def test_sparkline_gaps_baseline_and_marker() -> None:
+    styles = SparkStyles(Style(), Style(), Style(bold=True))
+    rows = sparkline(
+        [None, 0.0, 4.0, 8.0, 8.0], [None, None, None, "lab 2", None],
+        height=1, glyphs=UNICODE, styles=styles,
+    )
+    assert "".join(s.text for s in rows[0]) == " ▁▄██"
+    tall = sparkline([0.0, 8.0, 2.0], [None, "x", None], height=2, glyphs=ASCII, styles=styles)
+    assert ["".join(s.text for s in row) for row in tall] == [" @ ", "_@="]
+    empty = sparkline([0.0, None], ["m", None], height=1, glyphs=UNICODE, styles=styles)
+    assert "".join(s.text for s in empty[0]) == "│ "
+
+
+# -- header and verdict ----------------------------------------------------
+
+
+def header(info: HeaderInfo, width: int = 160) -> list[str]:
+    widget = StatusHeader()
+    widget.fallback_size = Size(width, 2)
+    widget.show(info)
+    return widget.lines_text()
+
+
+def test_header_names_the_config_lab_and_cost() -> None:
+    config = LabConfig(model="asyncio", cpu_share=0.3, concurrency=64)
+    frame = make_frame(42, config=config, lab_pid=4321, lab_index=2)
+    top, cost = header(HeaderInfo(frame, config, "live", live=True))
+    assert "[3] asyncio" in top and "cpu-share 0.30" in top and "concurrency 64" in top
+    assert "task 20.0ms" in top and "4.2s" in top and "lab 4321 #2" in top
+    assert cost.startswith(" LIVE") and "observer 2.5% cpu" in cost
+    assert "sampler 120µs" in cost and "dropped 0" in cost
+    assert "reduced fidelity" not in cost
+
+
+def test_header_shows_pending_changes_badges_and_short_form() -> None:
+    running = LabConfig(model="threads")
+    requested = running.replace(model="pool", concurrency=64)
+    frame = make_frame(1, config=running, fidelity={"runnable": False}, lab_alive=False)
+    info = HeaderInfo(frame, requested, "replay rec.jsonl", live=False, paused=True,
+                      playback="⏸ 1× 0.1/4.0s")
+    top, cost = header(info)
+    assert "[1] threads → pool" in top and "concurrency 32→64" in top
+    assert cost.startswith(" REPLAY rec.jsonl ⏸ 1× 0.1/4.0s") and "PAUSED" in cost
+    assert "reduced fidelity: runnable n/a" in cost and "LAB DOWN" in cost
+    medium, _ = header(info, width=130)
+    assert medium.startswith(" [1] threads → pool  cpu-share") and "concurrency 32→64" in medium
+    short, _ = header(info, width=80)
+    assert short.startswith(" [1] threads") and "conc 32→64" in short and "share 0.20" in short
+    assert "lab 1000 #1" in short
+
+
+def test_verdict_line_wraps_rather_than_cutting_the_advice() -> None:
+    widget = VerdictLine()
+    widget.fallback_size = Size(40, 2)
+    widget.show(Verdict("the loop is blocked by inline CPU work → try asyncio-offload (4)",
+                        "4", "loop-blocked"))
+    first, second = widget.lines_text()
+    assert first.startswith(" ▶ the loop is blocked") and second.strip().endswith("(4)")
+    widget.show(None, "start the lab failed: boom")
+    assert widget.lines_text()[0].startswith(" ▶ start the lab failed")
+
+
+def test_formats() -> None:
+    assert [fmt_rate(v) for v in (None, 0, 5.25, 950, 12_345, 4_100_000)] == [
+        "n/a", "0", "5.2", "950", "12k", "4.1M"
+    ]
+    assert [fmt_ms(v) for v in (None, 0.25, 12.34, 250, 12_500)] == [
+        "n/a", "250µs", "12.3ms", "250ms", "12.5s"
+    ]
