@@ -97,7 +97,7 @@ def make_frame(
     seq: int = 1,
     *,
     threads: tuple[ThreadSample, ...] | None = None,
-    app: AppFacts | None | str = "default",
+    app: AppFacts | str | None = "default",
     config: LabConfig | None = None,
     lab_index: int = 1,
     lab_pid: int = 1000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Select
 
 from tests.tui.conftest import ReplayFactory
 from tests.tui.helpers import notices, wait_for
@@ -32,6 +33,15 @@ async def test_replay_fills_every_pane(replay: ReplayFactory) -> None:
         header = app.query_one(StatusHeader).lines_text()
         assert "asyncio" in header[0] and header[1].startswith(" REPLAY")
         assert app.query_one(VerdictLine).verdict is not None
+
+
+async def test_opening_the_app_requests_nothing(replay: ReplayFactory) -> None:
+    app = replay("asyncio")
+    recorded = replay_source(app).config
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.source.config == recorded and recorded.model == "asyncio"
+        assert not any("view only" in n for n in notices(app))
 
 
 async def test_number_keys_request_each_model_and_say_it_is_view_only(
@@ -201,6 +211,9 @@ async def test_settings_panel_works_with_the_mouse(replay: ReplayFactory) -> Non
         assert app.source.config.cpu_share == pytest.approx(share + 0.1)
         await pilot.click("#conc-down")
         assert app.source.config.concurrency == max(1, 32 // 2)
+        app.query_one("#set-model", Select).value = "mn"
+        await pilot.pause()
+        assert app.source.config.model == "mn"
         await pilot.press("s")
         assert not panel.has_class("-open")
 

@@ -164,6 +164,15 @@ def test_loop_pane_is_never_empty() -> None:
     assert "one OS thread per task" in text and "threads  1" in text
 
 
+def test_metric_headings_drop_figures_rather_than_cut_them() -> None:
+    history = history_of(make_frame(1), make_frame(2, voluntary_per_s=1800.0))
+    assert pane(SwitchesPane, history, size=(40, 8)).lines_text()[0].rstrip() == (
+        "voluntary/s  1.8k  p99 1.8k  max 1.8k"
+    )
+    narrow = pane(SwitchesPane, history, size=(24, 8)).lines_text()[0]
+    assert narrow.rstrip() == "voluntary/s  1.8k"
+
+
 def test_small_panes_drop_charts_before_overflowing() -> None:
     history = history_of(make_frame(1))
     widget = pane(SwitchesPane, history, size=(40, 3))

@@ -107,12 +107,17 @@ class MetricPane(LinesWidget):
         ours = max(1, min(width, history.lab_samples))  # this lab's samples on screen
         stats = history.stats(metric.series, ours)
         p99 = metric.p99_override if metric.p99_override is not None else stats.p99
-        head = LineBuilder().add(metric.label, self.style_of("lines--label"))
         dim, value = self.style_of("lines--dim"), self.style_of("lines--value")
-        head.add("  ").add(metric.fmt(stats.current), value)
-        if metric.p99:
-            head.add("  p99 ", dim).add(metric.fmt(p99), value)
-        head.add("  max ", dim).add(metric.fmt(stats.max), value)
+        # The heading drops p99, then max, rather than cut a figure in half.
+        for show_p99, show_max in ((metric.p99, True), (False, True), (False, False)):
+            head = LineBuilder().add(metric.label, self.style_of("lines--label"))
+            head.add("  ").add(metric.fmt(stats.current), value)
+            if show_p99:
+                head.add("  p99 ", dim).add(metric.fmt(p99), value)
+            if show_max:
+                head.add("  max ", dim).add(metric.fmt(stats.max), value)
+            if head.length <= width:
+                break
         styles = SparkStyles(
             bar=self.style_of("lines--spark"),
             baseline=self.style_of("lines--dim"),

@@ -65,7 +65,7 @@ class LoopPane(MetricPane):
             ]
         self.set_title("Tasks")
         note = (
-            "no loop, no pool: one OS thread per task"
+            "one OS thread per task"
             if app is not None
             else "the lab's probe has not reported yet"
         )
