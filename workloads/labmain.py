@@ -71,10 +71,20 @@ def _start_io_server() -> tuple[subprocess.Popen[bytes], int]:
     return server, int(line)
 
 
-def _raise_fd_limit() -> None:
+def _set_limits() -> None:
+    """Raise the fd limit (thousands of sockets); optionally cap the address space.
+
+    `CCVIZ_LAB_ADDRESS_SPACE_MB` caps the lab's virtual memory so that thread
+    creation really fails (each thread maps an 8 MiB stack) — the way to try
+    the "can't start new thread" path as root, whom RLIMIT_NPROC does not bind.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    cap = os.environ.get("CCVIZ_LAB_ADDRESS_SPACE_MB")
+    if cap:
+        limit = int(cap) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _report(out: _Out, probe: Probe, hz: float) -> None:
@@ -99,8 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     out = _Out(os.fdopen(os.dup(1), "w", encoding="utf-8"))
     os.dup2(2, 1)
     name_thread("lab")
-    _raise_fd_limit()
     server, port = _start_io_server()
+    _set_limits()
     probe = Probe()
     ctx = LabContext(
         config=config,
