@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workloads import procfs  # noqa: E402
-from workloads.sampler import ProcSampler  # noqa: E402
+from workloads import procfs
+from workloads.sampler import ProcSampler
 
 CHILD = r"""
 import sys, threading

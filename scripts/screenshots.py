@@ -1,9 +1,10 @@
 """Regenerate `screenshots/*.svg` from the committed recordings in `recordings/`.
 
 One screenshot per recording (the app replaying it, stopped at its last
-frame, at 160×48), plus the density view and the help screen, and an 80×24
-one of the first recording. The pictures come from recorded measurements
-only, so they change only when the recordings or the app change.
+frame, at 160×48), plus an 80×24 one of the first recording, the density
+view of the recording with the most threads, and the help screen. The
+pictures come from recorded measurements only, so they change only when the
+recordings or the app change.
 
     python scripts/screenshots.py [--recordings DIR] [--out DIR]
 """
@@ -46,6 +47,11 @@ async def shoot(
     print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
 
+def _threads(path: Path) -> int:
+    frames = read_recording(path, strict=False).frames
+    return len(frames[-1].threads) if frames else 0
+
+
 def _order(path: Path) -> tuple[int, str]:
     return (MODELS.index(path.stem) if path.stem in MODELS else len(MODELS), path.stem)
 
@@ -65,7 +71,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         await shoot(path, args.out / f"{path.stem}.svg", WIDE)
     first = recordings[0]
     await shoot(first, args.out / f"{first.stem}-80x24.svg", SMALL)
-    await shoot(first, args.out / f"{first.stem}-density.svg", WIDE, ["d"])
+    crowded = max(recordings, key=_threads)
+    await shoot(crowded, args.out / f"{crowded.stem}-density.svg", WIDE, ["d"])
     await shoot(first, args.out / "help.svg", WIDE, ["question_mark"])
     return 0
 

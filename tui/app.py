@@ -68,26 +68,26 @@ class CcvizApp(App[None]):
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         *_model_bindings(),
-        Binding("m", "cycle_model", "cycle", tooltip="next model, in the order of keys 1-7"),
         Binding("left_square_bracket", "cpu_share(-1)", "cpu", key_display="[ ]",
                 tooltip="[ lowers, ] raises the CPU share of each task by 0.1"),
         Binding("right_square_bracket", "cpu_share(1)", "cpu+", show=False),
         Binding("minus", "concurrency(-1)", "conc", key_display="- +",
                 tooltip="- halves, + (or =) doubles the concurrency"),
         Binding("plus,equals_sign", "concurrency(1)", "conc+", show=False),
+        Binding("space", "pause", "pause", tooltip="freeze the display (a replay stops too)"),
+        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
+        Binding("q", "quit", "quit", tooltip="quit; the lab stops with the app"),
+        Binding("m", "cycle_model", "cycle", tooltip="next model, in the order of keys 1-7"),
         Binding("w", "workers(-1)", "workers", key_display="w W",
                 tooltip="w one worker fewer, W one more (pools and processes; a new lab)"),
         Binding("W", "workers(1)", "workers+", show=False),
         Binding("c", "cpu_kind", "cpu kind",
                 tooltip="CPU work: python (holds the GIL) or native (releases it)"),
         Binding("i", "io_kind", "io kind", tooltip="IO work: socket, sleep, file or lock"),
-        Binding("space", "pause", "pause", tooltip="freeze the display (a replay stops too)"),
         Binding("r", "restart", "restart", tooltip="a fresh lab, same settings"),
         Binding("d", "density", "density",
                 tooltip="threads pane: rows with strips, or one cell per thread"),
         Binding("s", "toggle_settings", "settings", tooltip="the same controls, for the mouse"),
-        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
-        Binding("q", "quit", "quit", tooltip="quit; the lab stops with the app"),
         Binding("full_stop", "step(1)", "step", key_display=", .",
                 tooltip="replay: pause and step one frame back (,) or forward (.)"),
         Binding("comma", "step(-1)", "step back", show=False),
@@ -139,6 +139,7 @@ class CcvizApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.set_class(self.ascii, "-ascii")
         if self.source.live:
             self.run_worker(self._start_live, thread=True, name="start the lab", group="lab",
                             exit_on_error=False)
@@ -271,8 +272,18 @@ class CcvizApp(App[None]):
             self.notify(f"concurrency is already {current}", timeout=2)
         self._change(concurrency=value)
 
+    def _workers_now(self) -> int:
+        """Workers in use: the configured number, or the pool's real size when "auto"."""
+        config = self.source.config
+        frame = self.history.latest
+        same_model = frame is not None and frame.model == config.model
+        pool = None if frame is None or frame.app is None else frame.app.pool
+        if config.workers == 0 and same_model and pool is not None:
+            return pool.workers
+        return config.effective_workers
+
     def action_workers(self, direction: int) -> None:
-        current = self.source.config.effective_workers
+        current = self._workers_now()
         value = max(1, min(MAX_WORKERS, current + direction))
         if value == current:
             self.notify(f"workers is already {current}", timeout=2)
@@ -314,7 +325,7 @@ class CcvizApp(App[None]):
     def action_help(self) -> None:
         glyphs = self.threads.glyphs
         shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
-        self.push_screen(HelpScreen(help_markdown(glyphs, shown)))
+        self.push_screen(HelpScreen(help_markdown(glyphs, shown), ascii=self.ascii))
 
     # -- replay ----------------------------------------------------------
 

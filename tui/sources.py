@@ -13,6 +13,7 @@ import bisect
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.message import Message
@@ -173,7 +174,12 @@ class LiveSource(Source):
                 k: v for k, v in self._requested.to_dict().items() if running.get(k) != v
             }
             if changes:
-                self._session.apply(**changes)
+                try:
+                    self._session.apply(**changes)
+                except Exception:
+                    # Show what really runs again, not a request that failed.
+                    self._requested = self._session.config
+                    raise
 
     def restart(self) -> None:
         with self._apply_lock:
@@ -227,7 +233,7 @@ class ReplaySource(Source):
 
     @property
     def label(self) -> str:
-        return f"replay {self.recording.path}"
+        return f"replay {Path(self.recording.path).name}"
 
     @property
     def cores(self) -> int | None:

@@ -89,7 +89,16 @@ class LabConfig:
 
     @property
     def effective_workers(self) -> int:
-        return self.workers or default_workers()
+        """Pool threads or worker processes: `workers`, or the model's default.
+
+        The `pool` model defaults to min(32, cores + 4), Python's own
+        ThreadPoolExecutor default; every other model to the core count.
+        """
+        if self.workers:
+            return self.workers
+        if self.model == "pool":
+            return min(32, default_workers() + 4)
+        return default_workers()
 
     @property
     def cpu_ms(self) -> float:

@@ -17,12 +17,14 @@ import contextlib
 import errno
 import os
 import resource
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 __all__ = [
     "CLK_TCK",
+    "FD_RESERVE",
     "PAGE_SIZE",
+    "FdPool",
     "OutOfFds",
     "PpidCache",
     "ProcError",
@@ -31,6 +33,7 @@ __all__ = [
     "Stat",
     "ThreadGone",
     "close_fd",
+    "find_tree",
     "list_ints",
     "open_fd",
     "parse_children",
@@ -42,6 +45,7 @@ __all__ = [
     "raise_fd_limit",
     "read_children",
     "read_file",
+    "read_held",
 ]
 
 CLK_TCK: int = os.sysconf("SC_CLK_TCK")
@@ -51,6 +55,8 @@ PAGE_SIZE: int = os.sysconf("SC_PAGE_SIZE")
 #: ESRCH on a held fd after exit, EINVAL/ENOTDIR from some kernels mid-exit.
 _GONE_ERRNOS = frozenset({errno.ENOENT, errno.ESRCH, errno.EINVAL, errno.ENOTDIR})
 _FD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
+#: fds left for the rest of the observer (UI, pipes, recorder) when holding many.
+FD_RESERVE = 256
 _READ_SIZE = 4096  # one page: every file we read except a huge status fits
 
 
@@ -93,8 +99,9 @@ def open_fd(path: str) -> int:
 def pread(fd: int, size: int = _READ_SIZE) -> bytes:
     """Re-read a held /proc file from offset 0.
 
-    An empty read counts as gone: live /proc files are never empty, and fake
-    trees truncate files to simulate an exit.
+    An empty read counts as gone: the files read this way are never empty
+    while their task lives (only ``children`` can be, see `read_children`),
+    and fake trees truncate files to simulate an exit.
     """
     try:
         data = os.pread(fd, size, 0)
@@ -120,6 +127,11 @@ def read_file(path: str, size: int = _READ_SIZE) -> bytes:
     if not data:
         raise ThreadGone(path)
     return data
+
+
+def read_held(fd: int, path: str, size: int = _READ_SIZE) -> bytes:
+    """Read through the held `fd`, or by `path` when none is held (fd == -1)."""
+    return pread(fd, size) if fd >= 0 else read_file(path, size)
 
 
 def close_fd(fd: int) -> None:
@@ -257,6 +269,73 @@ class PpidCache:
         self._ppid.pop(pid, None)
         for orphan in [c for c, p in self._ppid.items() if p == pid]:
             del self._ppid[orphan]
+
+
+def find_tree(
+    proc_root: str,
+    root: int,
+    excluded: Collection[int],
+    ppids: PpidCache,
+    known_tids: Mapping[int, Sequence[int]] | None = None,
+) -> set[int]:
+    """`root` and its descendants, never entering an excluded pid's subtree.
+
+    With `known_tids` (pid → its tids, possibly empty) it reads ``children``
+    files; a pid missing there has its task directory listed. Without, it
+    scans /proc through `ppids`. Processes exiting meanwhile are skipped.
+    """
+    tree, todo = {root}, [root]
+    by_parent: dict[int, list[int]] = {}
+    if known_tids is None:
+        for pid, ppid in ppids.refresh().items():
+            by_parent.setdefault(ppid, []).append(pid)
+    while todo:
+        pid = todo.pop()
+        if known_tids is None:
+            kids: Iterable[int] = by_parent.get(pid, ())
+        else:
+            try:
+                tids = known_tids.get(pid) or list_ints(f"{proc_root}/{pid}/task")
+            except ProcError:
+                continue
+            kids = read_children(proc_root, pid, tids)
+        for kid in kids:
+            if kid not in excluded and kid not in tree:
+                tree.add(kid)
+                todo.append(kid)
+    return tree
+
+
+class FdPool:
+    """Held fds within RLIMIT_NOFILE, so thousands of threads never crash the observer.
+
+    The soft limit is raised to the hard one and `FD_RESERVE` fds are left for
+    everything else; past the budget `hold` answers -1 and the caller reads by
+    path (open/read/close) instead.
+    """
+
+    def __init__(self) -> None:
+        self.budget = max(0, raise_fd_limit() - FD_RESERVE)
+        self.held = 0
+
+    def hold(self, path: str, share: float = 1.0, *, force: bool = False) -> int:
+        """An fd for `path`, or -1 past `share` of the budget (`force`: always open)."""
+        if self.held >= self.budget * share and not force:
+            return -1
+        try:
+            fd = open_fd(path)
+        except OutOfFds:
+            if force:
+                raise
+            self.budget = self.held  # the process holds more fds than we assumed
+            return -1
+        self.held += 1
+        return fd
+
+    def release(self, fd: int) -> None:
+        if fd >= 0:
+            close_fd(fd)
+            self.held -= 1
 
 
 def raise_fd_limit() -> int:

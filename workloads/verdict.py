@@ -234,13 +234,31 @@ def _gil_wait(f: Figures) -> Verdict | None:
     )
 
 
+def _busy_host(f: Figures) -> Verdict | None:
+    """Runnable time while the lab itself leaves cores unused: someone else has them."""
+    if f.runnable_of_wanted is None or f.runnable_of_wanted < 0.3:
+        return None
+    if f.cpu_percent >= 70 * f.cores:
+        return None
+    return Verdict(
+        f"threads wait for a CPU {_pct(f.runnable_of_wanted)} of the time they want one, yet "
+        f"the lab uses only {f.cpu_percent:.0f} % of {f.cores * 100} %: other processes are "
+        "taking the cores, so read these figures with care",
+        None,
+        "busy-host",
+        "info",
+    )
+
+
 def _oversubscribed(f: Figures) -> Verdict | None:
     if f.runnable_of_wanted is None or f.runnable_of_wanted < 0.3:
         return None
-    if f.model == "pool":
+    if f.model in ("pool", "processes", "asyncio-procs"):
         advice, key = "fewer workers (w)", "w"
-    else:
+    elif f.model == "threads":
         advice, key = "lower concurrency (-) or use a pool (2)", "-"
+    else:
+        advice, key = "lower concurrency (-)", "-"
     return Verdict(
         f"threads wait for a CPU {_pct(f.runnable_of_wanted)} of the time they want one: "
         f"more runnable threads than cores → {advice}",
@@ -255,6 +273,8 @@ def _loop_late(f: Figures) -> Verdict | None:
     if f.model == "asyncio-offload" and f.cpu_kind == "python" and f.cpu_share > 0:
         advice = "offloaded Python work holds the GIL the loop needs → try asyncio-procs (5)"
         key = "5"
+    elif f.model == "mn":
+        advice, key = "each core's loop is busy computing inline → lower concurrency (-)", "-"
     else:
         advice, key = "lower concurrency (-)", "-"
     return Verdict(f"the event loop runs {_ms(f.lag_ms)} late → {advice}", key, "loop-late")
@@ -288,16 +308,23 @@ def _pool_saturated(f: Figures) -> Verdict | None:
     )
 
 
-def _one_core(f: Figures) -> Verdict | None:
-    if f.cpu_kind != "python" or f.model not in ONE_PROCESS_MODELS or f.cores < 2:
+def _gil_saturated(f: Figures) -> Verdict | None:
+    """Python CPU work in one process can use at most one core: the GIL's."""
+    if f.cpu_kind != "python" or f.model not in ONE_PROCESS_MODELS or f.cpu_ms <= 0:
         return None
-    if f.cpu_share < 0.5 or not 70 <= f.cpu_percent <= 130:
+    demand = f.throughput * f.cpu_ms / 1000.0  # cores' worth of Python CPU work per second
+    if demand < 0.7:
         return None
+    flight = (
+        f" (only {f.in_flight} of {f.concurrency} tasks in flight)"
+        if f.in_flight is not None and f.in_flight < f.concurrency // 2
+        else ""
+    )
     return Verdict(
-        f"CPU-bound on one core ({f.cpu_percent:.0f} % of {f.cores * 100}): the GIL lets one "
-        "thread compute at a time → try processes (7)",
+        f"the GIL is the limit: tasks need {_pct(demand)} of one core for Python work and the "
+        f"GIL runs one thread at a time{flight} → try processes (7)",
         "7",
-        "one-core",
+        "gil-saturated",
     )
 
 
@@ -356,9 +383,16 @@ RULES: tuple[Rule, ...] = (
         _gil_wait,
     ),
     Rule(
+        "busy-host",
+        "threads are runnable ≥ 30 % of the time they want a CPU, but the lab uses < 70 % of "
+        "the cores",
+        "other processes compete for the cores: close them, or read the figures with care",
+        _busy_host,
+    ),
+    Rule(
         "oversubscribed",
         "threads are runnable (waiting for a core) ≥ 30 % of the time they want a CPU",
-        "lower concurrency (-) or use a pool (2); in a pool, fewer workers (w)",
+        "threads: lower concurrency (-) or use a pool (2); pools: fewer workers (w)",
         _oversubscribed,
     ),
     Rule(
@@ -380,10 +414,10 @@ RULES: tuple[Rule, ...] = (
         _pool_saturated,
     ),
     Rule(
-        "one-core",
-        "Python CPU work ≥ 50 % of each task in one process, and the lab uses about one core",
-        "processes (7)",
-        _one_core,
+        "gil-saturated",
+        "one process, Python CPU work, and tasks/s × CPU ms per task ≥ 70 % of one core",
+        "processes (7): the GIL lets one thread run Python at a time",
+        _gil_saturated,
     ),
     Rule(
         "backlog",

@@ -11,6 +11,7 @@ from tui.app import CcvizApp
 from tui.screens.help import HelpScreen
 from tui.sources import ReplaySource
 from tui.widgets import SettingsPanel, StatusHeader, ThreadsPane, VerdictLine
+from tui.widgets.lines import LinesWidget
 from workloads.config import CPU_KINDS, IO_KINDS, MODELS
 
 pytestmark = pytest.mark.anyio
@@ -104,6 +105,12 @@ async def test_w_and_shift_w_change_the_workers(replay: ReplayFactory) -> None:
         assert app.source.config.workers == start + 1
         await pilot.press("w", "w")
         assert app.source.config.workers == max(1, start - 1)
+        # From "auto", W counts up from the pool's real size, not from the core count.
+        app.source.request(workers=0)
+        frame = app.history.latest
+        assert frame is not None and frame.app is not None and frame.app.pool is not None
+        await pilot.press("W")
+        assert app.source.config.workers == frame.app.pool.workers + 1
 
 
 async def test_c_toggles_and_i_cycles_the_kinds_of_work(replay: ReplayFactory) -> None:
@@ -237,7 +244,7 @@ async def test_any_size_from_tiny_up_draws_without_overflow(
         assert threads.region.height >= 4 and threads.region.right <= size[0]
         side = app.query_one("#side")
         assert side.display == (size[0] >= 64 and not (size[1] < 20 and size[0] < 130))
-        for widget in app.query("LinesWidget"):
+        for widget in app.query(LinesWidget):
             if widget.display and widget.region.width:
                 assert widget.region.right <= size[0] and widget.region.bottom <= size[1]
 
@@ -255,7 +262,7 @@ async def test_ascii_mode_draws_no_block_characters(replay: ReplayFactory) -> No
     app = replay("threads", ascii=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        for widget in app.query("LinesWidget"):
+        for widget in app.query(LinesWidget):
             for line in widget.lines_text():
                 assert all(ord(c) < 128 for c in line), line
 

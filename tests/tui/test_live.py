@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 import pytest
 
 from tests.tui.helpers import wait_for

@@ -140,6 +140,21 @@ def test_live_source_counts_skipped_frames_and_applies_only_differences() -> Non
     assert fake.stopped
 
 
+def test_a_failed_change_falls_back_to_what_runs() -> None:
+    source = LiveSource(LabConfig())
+    fake = FakeSession()
+
+    def refuse(**changes: Any) -> LabConfig:
+        raise RuntimeError("lab failed to start")
+
+    fake.apply = refuse  # type: ignore[method-assign]
+    source._session = fake  # type: ignore[assignment]
+    source.request(model="pool")
+    with pytest.raises(RuntimeError):
+        source.sync()
+    assert source.config == fake.config
+
+
 def test_live_source_posts_coalescing_messages_from_the_sampler() -> None:
     sink, source = Sink(), LiveSource(LabConfig())
     source._post = sink

@@ -12,7 +12,7 @@ from tui.widgets.glyphs import ASCII, UNICODE, fmt_ms, fmt_rate
 from tui.widgets.panes import LoopPane, SwitchesPane, ThroughputPane
 from tui.widgets.sparkline import SparkStyles, sparkline
 from tui.widgets.status import HeaderInfo, StatusHeader, VerdictLine
-from tui.widgets.threads import ThreadsPane, choose_layout
+from tui.widgets.threads import ThreadsPane, choose_layout, density_cell
 from workloads.config import LabConfig
 from workloads.frames import Frame
 from workloads.history import FrameHistory
@@ -119,6 +119,17 @@ def test_density_view_says_how_many_did_not_fit() -> None:
     assert lines[-1].rstrip().endswith("…+345")  # 4 rows × 40 cells, less the note
 
 
+def test_density_cells_grow_when_few_threads_fill_the_pane() -> None:
+    threads = tuple(make_thread(t, executing=1.0 if t == 1 else 0.0) for t in range(1, 15))
+    widget = pane(ThreadsPane, history_of(make_frame(1, threads=threads)), size=(100, 30))
+    widget.set_density(True)
+    lines = widget.lines_text()
+    assert lines[1].startswith("███████████ ···········")  # 12×6 cells: 11 drawn + a gap
+    assert lines[1:6] == [lines[1]] * 5 and not lines[6].strip()
+    assert density_cell(14, 100, 29) == (12, 6)
+    assert density_cell(2000, 100, 29) == (1, 1)
+
+
 def test_layout_drops_columns_before_squeezing_the_strip() -> None:
     wide, cells = choose_layout(160)
     assert wide.id_width == 13 and "inv" in wide.figures and cells == 60
@@ -206,6 +217,23 @@ def test_sparkline_gaps_baseline_and_marker() -> None:
     assert ["".join(s.text for s in row) for row in tall] == [" @ ", "_@="]
     empty = sparkline([0.0, None], ["m", None], height=1, glyphs=UNICODE, styles=styles)
     assert "".join(s.text for s in empty[0]) == "│ "
+
+
+def test_earlier_labs_are_dimmed_and_do_not_set_the_scale() -> None:
+    styles = SparkStyles(Style(color="blue"), Style(dim=True), Style(bold=True))
+    row = sparkline([80.0, 80.0, 2.0, 4.0], [None] * 4, height=1, glyphs=UNICODE,
+                    styles=styles, dim_before=2)[0]
+    assert "".join(s.text for s in row) == "██▄█"  # the old lab's 80s are clipped
+    assert row[0].style == styles.baseline and row[-1].style == styles.bar
+
+
+def test_metric_figures_cover_only_the_current_lab() -> None:
+    frames = [make_frame(s, voluntary_per_s=5000.0) for s in (1, 2, 3)]
+    frames += [make_frame(s, lab_index=2, voluntary_per_s=40.0) for s in (4, 5)]
+    history = history_of(*frames)
+    assert history.lab_samples == 2
+    head = pane(SwitchesPane, history, size=(60, 8)).lines_text()[0]
+    assert head.startswith("voluntary/s  40  p99 40  max 40")
 
 
 # -- header and verdict ----------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.workloads.fakeproc import FakeProc
-from workloads import procfs, sampler
+from workloads import procfs
 from workloads.frames import ThreadSample
 from workloads.procfs import ProcessGone
 from workloads.sampler import KernelView, ProcSampler
@@ -185,7 +185,7 @@ def test_tid_reuse_is_caught_when_reading_by_path(
 ) -> None:
     # No fds to hold: every read goes by path, so a reused tid reads the new
     # thread's file; the counters going back reveal it.
-    monkeypatch.setattr(procfs, "raise_fd_limit", lambda: sampler._FD_RESERVE + 1)
+    monkeypatch.setattr(procfs, "raise_fd_limit", lambda: procfs.FD_RESERVE + 1)
     s = make()
     s.sample()
     fake.bump(101, cpu_ns=40 * MS, slices=20)
@@ -362,6 +362,7 @@ def test_root_exit_and_zombie_end_the_view(make: Make, fake: FakeProc, clock: Cl
     fake.remove_thread(101)
     view = step(s, clock)
     assert not view.root_alive and view.threads == () and view.processes == ()
+    assert view.cpu_percent == 0.0 and view.switches_per_s == 0.0 and view.voluntary_per_s is None
     assert view.switches_total == 15
     assert not step(s, clock).root_alive
 
@@ -395,7 +396,7 @@ def test_fd_budget_overflow_reads_by_path(
 ) -> None:
     for tid in range(200, 220):
         fake.add_thread(100, tid)
-    monkeypatch.setattr(procfs, "raise_fd_limit", lambda: sampler._FD_RESERVE + 6)
+    monkeypatch.setattr(procfs, "raise_fd_limit", lambda: procfs.FD_RESERVE + 6)
     s = make()
     assert len(s.sample().threads) == 22
     fake.bump(219, cpu_ns=30 * MS, slices=2)

@@ -64,7 +64,8 @@ def test_loop_blocked_by_inline_cpu_on_asyncio() -> None:
 def test_loop_lag_below_one_tasks_cpu_time_is_not_blocked() -> None:
     config = LabConfig(model="asyncio", cpu_share=0.5, task_ms=20.0)
     loop = make_loop(lag_ms=4.0)
-    found = judge(lambda s: frame(s, config=config, app=make_app_facts(loop=loop)))
+    app = make_app_facts(loop=loop)
+    found = judge(lambda s: frame(s, config=config, app=app, throughput_per_s=50.0))
     assert found.rule == "healthy"
 
 
@@ -94,11 +95,18 @@ def test_gil_wait_never_fires_when_it_cannot_be_inferred() -> None:
 
 def test_oversubscribed_when_threads_wait_for_a_core() -> None:
     threads = tuple(make_thread(t, executing=0.4, runnable=0.4) for t in range(1, 6))
-    found = judge(lambda s: frame(s, threads=threads))
+    found = judge(lambda s: frame(s, threads=threads, cpu_percent=190.0))
     assert found.rule == "oversubscribed" and found.key_hint == "-"
     assert "50 %" in found.text
-    found = judge(lambda s: frame(s, model="pool", threads=threads))
+    found = judge(lambda s: frame(s, model="pool", threads=threads, cpu_percent=190.0))
     assert found.key_hint == "w"
+
+
+def test_runnable_while_the_lab_leaves_cores_idle_blames_the_host() -> None:
+    threads = tuple(make_thread(t, executing=0.2, runnable=0.3) for t in range(1, 6))
+    found = judge(lambda s: frame(s, model="processes", threads=threads, cpu_percent=60.0))
+    assert found.rule == "busy-host" and found.key_hint is None
+    assert "only 60 % of 200 %" in found.text
 
 
 def test_oversubscribed_never_fires_without_a_runnable_measurement() -> None:
@@ -135,11 +143,14 @@ def test_pool_saturated_with_io_bound_workers() -> None:
     assert found.rule == "pool-saturated" and found.key_hint == "W"
 
 
-def test_one_core_for_python_cpu_in_one_process() -> None:
-    config = LabConfig(model="pool", cpu_share=0.9)
-    threads = (make_thread(1, executing=0.5), make_thread(2, executing=0.5))
-    found = judge(lambda s: frame(s, config=config, threads=threads, cpu_percent=100.0))
-    assert found.rule == "one-core" and found.key_hint == "7"
+def test_gil_saturated_when_python_work_needs_a_whole_core() -> None:
+    config = LabConfig(model="threads", cpu_share=0.3, task_ms=20.0, concurrency=32)  # 6 ms
+    app = make_app_facts(in_flight=3)
+    found = judge(lambda s: frame(s, config=config, app=app, throughput_per_s=130.0))
+    assert found.rule == "gil-saturated" and found.key_hint == "7"
+    assert "78 % of one core" in found.text and "only 3 of 32" in found.text
+    native = config.replace(cpu_kind="native")
+    assert judge(lambda s: frame(s, config=native, throughput_per_s=130.0)).rule == "healthy"
 
 
 def test_backlog_growing_in_an_open_loop() -> None:

@@ -14,9 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
+from textual.strip import Strip
 from textual.widgets import Markdown
 
 from tui.widgets.glyphs import Glyphs
+from tui.widgets.lines import LineBuilder, LinesWidget
+from tui.widgets.threads import STATE_CLASS
 from workloads.config import MODEL_SUMMARIES, MODELS
 from workloads.frames import ThreadState
 from workloads.verdict import RULES
@@ -134,6 +137,21 @@ def help_markdown(glyphs: Glyphs, bindings: Iterable[Binding]) -> str:
     return "\n".join(out)
 
 
+class Legend(LinesWidget):
+    """The state glyphs in their real colours (Markdown cannot colour them)."""
+
+    DEFAULT_CSS = "Legend { height: 1; margin: 1 0 0 2; }"
+
+    def build(self, width: int, height: int) -> Iterable[Strip]:
+        line = LineBuilder()
+        for state, name, _ in STATE_HELP:
+            line.add(self.glyphs.state(state) * 3, self.style_of(STATE_CLASS[state]))
+            line.add(f" {name.lower()}   ", self.style_of("lines--value"))
+        line.add(self.glyphs.marker, self.style_of("lines--marker"))
+        line.add(" change", self.style_of("lines--value"))
+        return [line.strip(width)]
+
+
 class HelpScreen(ModalScreen[None]):
     """A scrollable help page over the app; `?`, `escape` or `q` closes it."""
 
@@ -141,10 +159,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "close help"),
     ]
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, ascii: bool = False) -> None:
         super().__init__()
         self.text = text
+        self.ascii = ascii
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-scroll"):
+            yield Legend(ascii=self.ascii)
             yield Markdown(self.text, id="help-text")

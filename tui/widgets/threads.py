@@ -260,22 +260,48 @@ class ThreadsPane(LinesWidget):
         return line.strip(width, self.style_of("lines--value"))
 
     def _density(self, threads: Sequence[ThreadSample], width: int, height: int) -> list[Strip]:
+        """One cell per thread in a stable order (pid, tid), so patterns stay put.
+
+        Few threads get bigger cells (up to 12×6) so the grid fills the pane;
+        thousands get one character each.
+        """
         ordered = sorted(threads, key=lambda t: (t.pid, t.tid))
-        capacity = width * max(0, height - 1)
+        rows = max(0, height - 1)
+        cell_w, cell_h = density_cell(len(ordered), width, rows)
+        per_row = max(1, width // cell_w)
+        capacity = per_row * (rows // cell_h)
         reserve = len(f"{self.glyphs.more}+{len(ordered)}")
         overflow = len(ordered) > capacity
         shown = ordered[: max(0, capacity - reserve)] if overflow else ordered
         self.set_title(f"Threads — density, one cell per thread ({len(ordered)})")
         lines = [self._summary(ordered, f"{len(ordered)} threads", width)]
         value = self.style_of("lines--value")
-        for start in range(0, max(1, capacity), max(1, width)):
-            row = shown[start : start + width]
-            if not row and not (overflow and start < capacity):
+        draw_w = cell_w - 1 if cell_w > 1 else 1  # a gap column between big cells
+        draw_h = cell_h - 1 if cell_h > 1 else 1  # and a gap row between big rows
+        for start in range(0, max(1, capacity), per_row):
+            row = shown[start : start + per_row]
+            last_row = overflow and start + per_row >= capacity
+            if not row and not last_row:
                 break
-            line = LineBuilder()
-            self._strip_cells(line, [t.state for t in row], [None] * len(row))
-            if overflow and start + width >= capacity:
-                more = f"{self.glyphs.more}+{len(ordered) - len(shown)}"
-                line.pad_to(width - len(more), value).add(more, self.style_of("lines--label"))
-            lines.append(line.strip(width, value))
+            for sub in range(cell_h):
+                line = LineBuilder()
+                if sub < draw_h:
+                    for sample in row:
+                        style = self.style_of(STATE_CLASS[sample.state])
+                        line.add(self.glyphs.state(sample.state) * draw_w, style)
+                        line.add(" " * (cell_w - draw_w), value)
+                if last_row and sub == 0:
+                    more = f"{self.glyphs.more}+{len(ordered) - len(shown)}"
+                    line.pad_to(width - len(more), value).add(more, self.style_of("lines--label"))
+                lines.append(line.strip(width, value))
         return lines
+
+
+def density_cell(count: int, width: int, rows: int) -> tuple[int, int]:
+    """The largest cell (width, height), about twice as wide as tall, that fits `count`."""
+    for cell_h in range(6, 1, -1):
+        cell_w = cell_h * 2
+        per_row = width // cell_w
+        if per_row and -(-count // per_row) * cell_h <= rows:
+            return cell_w, cell_h
+    return 1, 1

@@ -13,16 +13,10 @@ from __future__ import annotations
 import queue
 import threading
 
-from workloads.config import default_workers
 from workloads.models.base import Gate, LabContext, Model, SyncWorker, open_loop
 from workloads.work import TaskSpec, name_thread
 
-__all__ = ["PoolModel", "pool_size"]
-
-
-def pool_size(workers: int) -> int:
-    """Pool threads: `--workers`, or Python's ThreadPoolExecutor default."""
-    return workers or min(32, default_workers() + 4)
+__all__ = ["PoolModel"]
 
 
 class PoolModel(Model):
@@ -31,7 +25,7 @@ class PoolModel(Model):
     def __init__(self, ctx: LabContext) -> None:
         super().__init__(ctx)
         self.worker = SyncWorker(ctx)
-        self.size = pool_size(ctx.config.workers)
+        self.size = ctx.config.effective_workers
         self.queue: queue.SimpleQueue[tuple[TaskSpec, bool] | None] = queue.SimpleQueue()
         self.gate = Gate(lambda: self.ctx.config.concurrency)
         self.tids: list[int] = []
