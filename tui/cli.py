@@ -84,9 +84,9 @@ def _add_workload_options(p: argparse.ArgumentParser, *, lists: bool) -> None:
         g.add_argument(
             "--cpu-share",
             type=_number("--cpu-share", float),
-            default=0.2,
+            default=0.1,
             metavar="S",
-            help="share of each task spent on CPU, 0..1 (default 0.2)",
+            help="share of each task spent on CPU, 0..1 (default 0.1)",
         )
         g.add_argument(
             "--concurrency",

@@ -78,7 +78,7 @@ class LabConfig:
     """Everything a lab needs to run; immutable, replaced on every change."""
 
     model: str = "threads"
-    cpu_share: float = 0.2
+    cpu_share: float = 0.1
     task_ms: float = 20.0
     concurrency: int = 32
     rate: float | None = None  # tasks/s, open loop; None means closed loop

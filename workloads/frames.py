@@ -71,7 +71,13 @@ class ThreadSample:
 
     @property
     def state(self) -> ThreadState:
-        """The dominant state, for one cell of a state strip."""
+        """The dominant state, for one cell of a state strip.
+
+        A thread seen for the first time has no measured interval yet; it
+        counts as waiting rather than winning a tie of zeros as executing.
+        """
+        if self.new:
+            return ThreadState.WAITING
         shares = {
             ThreadState.EXECUTING: self.executing,
             ThreadState.RUNNABLE: self.runnable or 0.0,

@@ -135,7 +135,8 @@ class FrameHistory:
                 strip = self._strips[key] = deque(
                     [None] * (self.strip_len - 1), maxlen=self.strip_len
                 )
-            strip.append(sample.state)
+            # a thread seen for the first time has no measured interval yet: blank cell
+            strip.append(None if sample.new else sample.state)
             self._absent[key] = 0
             busy = sample.executing + (sample.runnable or 0.0) + (sample.gil_wait or 0.0)
             old = self._activity.get(key)

@@ -35,8 +35,9 @@ class LabError(RuntimeError):
 class LabProcess:
     """One running lab. Not thread-safe for control; facts are read lock-free."""
 
-    def __init__(self, config: LabConfig) -> None:
+    def __init__(self, config: LabConfig, cpus: frozenset[int] | None = None) -> None:
         self.config = config
+        self.cpus = cpus
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {
@@ -46,7 +47,13 @@ class LabProcess:
             ),
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workloads.labmain", json.dumps(config.to_dict())],
+            [
+                sys.executable,
+                "-m",
+                "workloads.labmain",
+                json.dumps(config.to_dict()),
+                *([",".join(map(str, sorted(cpus)))] if cpus else []),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -1,7 +1,7 @@
 """The lab process: runs one model on real work and reports app facts.
 
 Started by the observer (`workloads.lab.LabProcess`) as
-``python -m workloads.labmain '<config json>'`` in its own session, so the
+``python -m workloads.labmain '<config json>' [cpu,cpu,…]`` in its own session, so the
 lab, its worker processes and its IO server form one process group. Protocol:
 - stdin: JSON lines from the observer: ``{"op": "set", "changes": {...}}`` for
   live changes, ``{"op": "stop"}`` to end. EOF means the observer is gone: the
@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     name_thread("lab")
     server, port = _start_io_server()
     _set_limits()
+    if len(args) > 1 and args[1]:
+        # Pinned (a duel): the lab and every worker it starts share these CPUs;
+        # the IO server, started above, is left free.
+        os.sched_setaffinity(0, {int(c) for c in args[1].split(",")})
     probe = Probe()
     ctx = LabContext(
         config=config,

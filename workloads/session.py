@@ -42,8 +42,11 @@ class LabSession:
         *,
         on_frame: Callable[[Frame], None],
         proc_root: str = "/proc",
+        cpus: frozenset[int] | None = None,
     ) -> None:
+        """`cpus` pins every lab (and its workers) to those CPUs, e.g. for a duel."""
         self._config = config
+        self.cpus = cpus
         self._on_frame = on_frame
         self._proc_root = proc_root
         self._lock = threading.RLock()
@@ -128,7 +131,7 @@ class LabSession:
             old_lab, old_sampler = self._lab, self._sampler
             self._lab, self._sampler = None, None
             self._retire(old_lab, old_sampler)
-            lab = LabProcess(config)
+            lab = LabProcess(config, self.cpus)
             try:
                 lab.wait_ready()
             except LabError:
