@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint perf screenshots record-fixtures clean
+.PHONY: run test test-fast lint perf soak screenshots record-fixtures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 perf: $(STAMP)
 	$(BIN)/python scripts/perf.py
+
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
