@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from tui.serve import add_serve_parser, cmd_serve
 from workloads.config import CPU_KINDS, IO_KINDS, MODEL_SUMMARIES, MODELS, ConfigError, LabConfig
 
 __all__ = ["build_parser", "main"]
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "estimates the CPU time lost to switching.",
     )
 
+    add_serve_parser(sub)
     sub.add_parser("models", help="list the models", description="List the concurrency models.")
     return parser
 
@@ -416,6 +418,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": cmd_record,
     "export": cmd_export,
     "calibrate": cmd_calibrate,
+    "serve": cmd_serve,
     "models": cmd_models,
 }
 
