@@ -18,6 +18,8 @@ MODULES = [
     "workloads.verdict",
     "workloads.perfetto",
     "workloads.calibrate",
+    "workloads.attach",
+    "workloads.examples",
 ]
 
 

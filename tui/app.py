@@ -19,13 +19,16 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from tui.attach_source import NOTHING_TO_CHANGE, AttachSource
+from tui.screens.compare import CompareOptions, CompareScreen
 from tui.screens.help import HelpScreen, help_markdown
-from tui.sources import FrameReady, ReplaySource, Source
+from tui.sources import FrameReady, LiveSource, ReplaySource, Source
 from tui.themes import DEFAULT_THEME, HIGH_CONTRAST_THEME, THEMES
 from tui.widgets.panes import LoopPane, SwitchesPane, ThroughputPane
 from tui.widgets.settings import SettingsPanel
 from tui.widgets.status import HeaderInfo, StatusHeader, VerdictLine
 from tui.widgets.threads import ThreadsPane
+from workloads.attach import ATTACH_MODEL, attach_verdict
 from workloads.config import (
     CPU_KINDS,
     IO_KINDS,
@@ -88,6 +91,8 @@ class CcvizApp(App[None]):
         Binding("d", "density", "density",
                 tooltip="threads pane: rows with strips, or one cell per thread"),
         Binding("s", "toggle_settings", "settings", tooltip="the same controls, for the mouse"),
+        Binding("b", "compare", "compare",
+                tooltip="bench every model on this workload, as bars (the live lab pauses)"),
         Binding("full_stop", "step(1)", "step", key_display=", .",
                 tooltip="replay: pause and step one frame back (,) or forward (.)"),
         Binding("comma", "step(-1)", "step back", show=False),
@@ -101,9 +106,17 @@ class CcvizApp(App[None]):
         Binding("end", "seek_to(-1)", "to end", show=False),
     ]
 
-    def __init__(self, source: Source, *, ascii: bool = False, high_contrast: bool = False):
+    def __init__(
+        self,
+        source: Source,
+        *,
+        ascii: bool = False,
+        high_contrast: bool = False,
+        compare: CompareOptions | None = None,
+    ):
         super().__init__()
         self.source = source
+        self.compare_options = compare or CompareOptions()
         self.ascii = ascii
         self.history = FrameHistory()
         self.paused = False
@@ -184,7 +197,8 @@ class CcvizApp(App[None]):
             return
         with self.batch_update():
             self.header.show(self._header_info())
-            found = None if frame is None else verdict(frame, self.history, cores=self.source.cores)
+            judge = verdict if frame is None or frame.model != ATTACH_MODEL else attach_verdict
+            found = None if frame is None else judge(frame, self.history, cores=self.source.cores)
             self.verdict_line.show(found, self.error)
             self.threads.show(self.history)
             if self.side.display:  # hidden at small sizes: skip the work
@@ -207,6 +221,7 @@ class CcvizApp(App[None]):
             paused=self.paused,
             playback=playback,
             starting=self.starting,
+            attached=source.target.label if isinstance(source, AttachSource) else None,
         )
 
     # -- workers ---------------------------------------------------------
@@ -230,6 +245,9 @@ class CcvizApp(App[None]):
 
     def _change(self, **changes: Any) -> None:
         """Validate a change, then apply it off the UI thread (live) or only show it (replay)."""
+        if isinstance(self.source, AttachSource):  # we did not start it: nothing to change
+            self.notify(NOTHING_TO_CHANGE, timeout=3)
+            return
         before = self.source.config
         try:
             after = self.source.request(**changes)
@@ -298,7 +316,9 @@ class CcvizApp(App[None]):
         self._change(io_kind=IO_KINDS[(IO_KINDS.index(kind) + 1) % len(IO_KINDS)])
 
     def action_restart(self) -> None:
-        if self.source.live:
+        if isinstance(self.source, AttachSource):
+            self.notify(NOTHING_TO_CHANGE, timeout=3)
+        elif self.source.live:
             self._apply_in_background("restart the lab", self.source.restart)
             self.notify("restarting the lab…", timeout=2)
         else:
@@ -327,6 +347,18 @@ class CcvizApp(App[None]):
         shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
         self.push_screen(HelpScreen(help_markdown(glyphs, shown), ascii=self.ascii))
 
+    def action_compare(self) -> None:
+        """Bench every model on the current workload (only on a lab ccviz started)."""
+        source = self.source
+        if not isinstance(source, LiveSource) or not source.benchable:
+            self.notify(
+                "Comparing runs every model in real labs: it needs a live lab "
+                "(`ccviz run`), not a recording or an attached process.",
+                title="compare", timeout=5,
+            )
+            return
+        self.push_screen(CompareScreen(source, self.compare_options, ascii=self.ascii))
+
     # -- replay ----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -354,6 +386,15 @@ class CcvizApp(App[None]):
             self.source.seek_index(index if index >= 0 else len(self.source.frames) - 1)
 
 
-def make_app(source: Source, *, ascii: bool = False, high_contrast: bool = False) -> CcvizApp:
-    """Build the app on a frame source (used by the CLI, the tests and the screenshots)."""
-    return CcvizApp(source, ascii=ascii, high_contrast=high_contrast)
+def make_app(
+    source: Source,
+    *,
+    ascii: bool = False,
+    high_contrast: bool = False,
+    compare: CompareOptions | None = None,
+) -> CcvizApp:
+    """Build the app on a frame source (used by the CLI, the tests and the screenshots).
+
+    `compare` sets how the compare screen (`b`) benches: seconds, models, runner.
+    """
+    return CcvizApp(source, ascii=ascii, high_contrast=high_contrast, compare=compare)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from tui.attach_cmd import add_attach_parser, cmd_attach
 from tui.serve import add_serve_parser, cmd_serve
 from workloads.config import CPU_KINDS, IO_KINDS, MODEL_SUMMARIES, MODELS, ConfigError, LabConfig
 
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_serve_parser(sub)
+    add_attach_parser(sub)
     sub.add_parser("models", help="list the models", description="List the concurrency models.")
     return parser
 
@@ -419,6 +421,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": cmd_export,
     "calibrate": cmd_calibrate,
     "serve": cmd_serve,
+    "attach": cmd_attach,
     "models": cmd_models,
 }
 

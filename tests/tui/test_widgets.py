@@ -258,7 +258,7 @@ def test_header_names_the_config_lab_and_cost() -> None:
 
 
 def test_header_shows_pending_changes_badges_and_short_form() -> None:
-    running = LabConfig(model="threads")
+    running = LabConfig(model="threads", cpu_share=0.2)
     requested = running.replace(model="pool", concurrency=64)
     frame = make_frame(1, config=running, fidelity={"runnable": False}, lab_alive=False)
     info = HeaderInfo(frame, requested, "replay rec.jsonl", live=False, paused=True,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from tui.widgets.glyphs import fmt_count, fmt_ms, fmt_rate
 from tui.widgets.metrics import Item, Metric, MetricPane, Text
+from workloads.attach import ATTACH_MODEL
 from workloads.frames import Frame
 from workloads.history import FrameHistory
 
@@ -13,6 +14,32 @@ __all__ = ["LoopPane", "SwitchesPane", "ThroughputPane"]
 
 #: Window for the loop lag's p99, read from the probe's cumulative histogram.
 LAG_WINDOW_S = 10.0
+
+#: Said wherever an app fact would go for an attached process (never a 0); two
+#: short lines, so a third of an 80-column terminal still shows all of it.
+NOT_ATTACHED = (Text((("", "not available"),)), Text((("", "when attached"),)))
+
+
+def _fmt_cpu(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}%"
+
+
+def _attached_process(frame: Frame) -> list[Item]:
+    """An attached process has no probe: its own kernel figures replace the loop's."""
+    rss = sum(p.rss_bytes for p in frame.processes)
+    return [
+        Text((("", "event loop and tasks:"),)),
+        *NOT_ATTACHED,
+        Text(
+            (
+                ("processes", fmt_count(len(frame.processes))),
+                ("threads", fmt_count(len(frame.threads))),
+                ("rss", f"{rss / (1 << 20):.0f}MiB"),
+            )
+        ),
+        Metric("process CPU", "cpu_percent", fmt=_fmt_cpu),
+        Metric("threads", "threads", p99=False),
+    ]
 
 
 class LoopPane(MetricPane):
@@ -25,6 +52,9 @@ class LoopPane(MetricPane):
     BORDER_TITLE = "Event loop"
 
     def items(self, frame: Frame, history: FrameHistory) -> Sequence[Item]:
+        if frame.model == ATTACH_MODEL:
+            self.set_title("Process (kernel view)")
+            return _attached_process(frame)
         app = frame.app
         if app is not None and app.loop is not None:
             loop = app.loop
@@ -101,6 +131,13 @@ class ThroughputPane(MetricPane):
     BORDER_TITLE = "Throughput & latency"
 
     def items(self, frame: Frame, history: FrameHistory) -> Sequence[Item]:
+        if frame.model == ATTACH_MODEL:
+            return [
+                Text((("", "tasks/s and latency:"),)),
+                *NOT_ATTACHED,
+                Text((("", "(ccviz sees only the"),)),
+                Text((("", "kernel's counters)"),)),
+            ]
         app = frame.app
         return [
             Metric("tasks/s", "throughput_per_s", fmt=fmt_rate, p99=False),

@@ -29,6 +29,7 @@ class HeaderInfo:
     paused: bool = False
     playback: str | None = None  # replay position and speed, e.g. "▶ 1× 3.2/4.0 s"
     starting: bool = False  # live lab still being started
+    attached: str | None = None  # "node (pid 123)" when attached to a process ccviz did not start
 
 
 #: Header fields in priority order: (config key, long label, short label).
@@ -76,6 +77,8 @@ class StatusHeader(LinesWidget):
         return [self._config_line(info, width), self._cost_line(info, width)]
 
     def _config_line(self, info: HeaderInfo, width: int) -> Strip:
+        if info.attached is not None:
+            return self._attach_line(info, info.attached, width)
         frame = info.frame
         running = frame.config if frame is not None else info.requested.to_dict()
         requested = info.requested.to_dict()
@@ -121,6 +124,19 @@ class StatusHeader(LinesWidget):
             self._lab_parts(line, info.frame, bar)
         return line
 
+    def _attach_line(self, info: HeaderInfo, target: str, width: int) -> Strip:
+        """No config to show: what ccviz is attached to, for how long, and its command."""
+        title, label = self.style_of("lines--title"), self.style_of("lines--dim")
+        value = self.style_of("lines--value")
+        bar = f" {self.glyphs.bar} "
+        line = LineBuilder().add(" ccviz", title).add(bar, label)
+        line.add("ATTACH ", title).add(target, title)
+        frame = info.frame
+        if frame is not None:
+            line.add(bar, label).add(f"{frame.t:.1f}s", value)
+            line.add(bar, label).add(str(frame.config.get("cmdline", "")), value)
+        return line.strip(width, value)
+
     def _lab_parts(self, line: LineBuilder, frame: Frame | None, bar: str) -> None:
         if frame is None:
             return
@@ -143,8 +159,10 @@ class StatusHeader(LinesWidget):
         if info.paused:
             line.add(bar, label).add("PAUSED (space)", warn)
         frame = info.frame
+        if info.attached is not None:
+            line.add(bar, label).add("kernel view only", label)
         if info.starting and frame is None:
-            line.add(bar, label).add("starting the lab…", warn)
+            line.add(bar, label).add("attaching…" if info.attached else "starting the lab…", warn)
         if frame is not None:
             cost = frame.cost
             line.add(bar, label).add("observer ", label)
@@ -155,7 +173,8 @@ class StatusHeader(LinesWidget):
             if not frame.fidelity.get("runnable", True):
                 line.add(bar, label).add("reduced fidelity: runnable n/a", warn)
             if not frame.lab_alive:
-                line.add(bar, label).add("LAB DOWN — r restarts", bad)
+                down = "PROCESS EXITED" if info.attached is not None else "LAB DOWN — r restarts"
+                line.add(bar, label).add(down, bad)
         return line.strip(width, value)
 
 
