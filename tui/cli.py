@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from tui.attach_cmd import add_attach_parser, cmd_attach
+from tui.duel import add_duel_parser, cmd_duel
 from tui.serve import add_serve_parser, cmd_serve
 from workloads.config import CPU_KINDS, IO_KINDS, MODEL_SUMMARIES, MODELS, ConfigError, LabConfig
 
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     add_attach_parser(sub)
+    add_duel_parser(sub)
     sub.add_parser("models", help="list the models", description="List the concurrency models.")
     return parser
 
@@ -422,6 +424,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "calibrate": cmd_calibrate,
     "serve": cmd_serve,
     "attach": cmd_attach,
+    "duel": cmd_duel,
     "models": cmd_models,
 }
 
