@@ -5,19 +5,30 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import uuid
 from collections.abc import Iterator
 
 import psutil
 import pytest
 
 
+#: Every process this test run starts inherits this mark in its environment, so
+#: the leak check finds only our own labs — never another run's on the same machine.
+RUN_MARK = "CCVIZ_TEST_RUN"
+os.environ.setdefault(RUN_MARK, uuid.uuid4().hex)
+
+
 def lab_processes() -> list[psutil.Process]:
-    """Labs and IO servers started from this checkout that are still running."""
+    """Labs and IO servers started by this test run that are still running."""
     found = []
+    mark = os.environ[RUN_MARK]
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []
-        if any(part in ("workloads.labmain", "workloads.ioserver") for part in cmd):
-            found.append(proc)
+        if not any(part in ("workloads.labmain", "workloads.ioserver") for part in cmd):
+            continue
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get(RUN_MARK) == mark:
+                found.append(proc)
     return found
 
 
@@ -45,7 +56,7 @@ def gone(pids: set[int]) -> bool:
 
 @pytest.fixture
 def no_leaks() -> Iterator[None]:
-    """Fail if a test leaves a lab or IO server behind (they are killed either way)."""
+    """Fail if a test leaves a lab or IO server behind (ours are killed either way)."""
     before = {p.pid for p in lab_processes()}
     yield
     leaked: list[psutil.Process] = []
