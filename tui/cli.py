@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from tui.attach_cmd import add_attach_parser, cmd_attach
 from tui.duel import add_duel_parser, cmd_duel
 from tui.serve import add_serve_parser, cmd_serve
+from tui.tour import add_tour_parser, cmd_tour
 from workloads.config import CPU_KINDS, IO_KINDS, MODEL_SUMMARIES, MODELS, ConfigError, LabConfig
 
 __all__ = ["build_parser", "main"]
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_attach_parser(sub)
     add_duel_parser(sub)
+    add_tour_parser(sub)
     sub.add_parser("models", help="list the models", description="List the concurrency models.")
     return parser
 
@@ -425,6 +427,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "attach": cmd_attach,
     "duel": cmd_duel,
+    "tour": cmd_tour,
     "models": cmd_models,
 }
 

@@ -68,6 +68,9 @@ class Source(ABC):
     """The app's view of a frame source: live lab or replay."""
 
     live: ClassVar[bool]
+    #: Whether the compare screen may pause this source's lab and bench every model on
+    #: its workload: only a lab ccviz started itself (see `LiveSource.suspend`).
+    benchable: ClassVar[bool] = False
 
     def __init__(self, config: LabConfig) -> None:
         self._requested = config
@@ -120,6 +123,7 @@ class LiveSource(Source):
     """Frames from a real lab, sampled on the session's sampler thread."""
 
     live = True
+    benchable = True
 
     def __init__(self, config: LabConfig, *, proc_root: str = "/proc") -> None:
         super().__init__(config)
@@ -128,6 +132,7 @@ class LiveSource(Source):
         self._apply_lock = threading.Lock()
         self._last_seq: int | None = None
         self._stopped = False
+        self._reset_next = False  # the first frame after `resume` starts a new history
 
     @property
     def label(self) -> str:
@@ -150,13 +155,41 @@ class LiveSource(Source):
             )
             self._session.start()
 
+    def suspend(self) -> None:
+        """Stop the lab but not the source (the compare screen needs the cores). May block."""
+        with self._apply_lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.stop()
+
+    def resume(self) -> None:
+        """A fresh lab on the requested config after `suspend`. May block: call from a worker.
+
+        The new session counts labs and time from zero again, so its first frame
+        asks the app to start a new history.
+        """
+        from workloads.session import LabSession
+
+        with self._apply_lock:
+            if self._stopped or self._session is not None or self._post is None:
+                return
+            self._last_seq = None
+            self._reset_next = True
+            session = self._session = LabSession(
+                self._requested, on_frame=self._on_frame, proc_root=self._proc_root
+            )
+            session.start()
+            if self._stopped:  # `stop` ran while this lab started: it must not outlive us
+                session.stop()
+
     def _on_frame(self, frame: Frame) -> None:
         """Sampler thread: hand the frame to the UI; never touch app state here."""
         post = self._post
         if post is None:
             return
+        reset, self._reset_next = self._reset_next, False
         try:
-            post(FrameReady((frame,), replaceable=True))
+            post(FrameReady((frame,), reset=reset, replaceable=not reset))
         except RuntimeError:  # the app's event loop closed while we were quitting
             self._post = None
 
@@ -212,24 +245,37 @@ class ReplaySource(Source):
         start_at: int | None = None,
         paused: bool = False,
     ) -> None:
-        frames = recording.frames
-        header_config = recording.header.get("config")
-        if isinstance(header_config, dict):
-            config = LabConfig.from_dict(header_config)
-        elif frames:
-            config = LabConfig.from_dict(frames[0].config)
-        else:
-            config = LabConfig()
-        super().__init__(config)
-        self.recording = recording
-        self.frames = frames
-        self._times = [f.t for f in frames]
+        super().__init__(LabConfig())
         self.speed = speed
         self.paused = paused
         self._start_at = start_at
+        self._use(recording)
+
+    def _use(self, recording: Recording) -> None:
+        frames = recording.frames
+        header_config = recording.header.get("config")
+        if isinstance(header_config, dict):
+            self._requested = LabConfig.from_dict(header_config)
+        elif frames:
+            self._requested = LabConfig.from_dict(frames[0].config)
+        else:
+            self._requested = LabConfig()
+        self.recording = recording
+        self.frames = frames
+        self._times = [f.t for f in frames]
         self.position = -1  # index of the last frame delivered
         self._vt = 0.0  # virtual seconds since the first frame
         self._last_tick: float | None = None
+
+    def load(self, recording: Recording) -> None:
+        """Play another recording from its start (a rehearsed tour's next scene).
+
+        Speed and pause carry over; the view starts a new history.
+        """
+        self._use(recording)
+        if self.frames:
+            self.position = 0
+            self._emit(self.frames[:1], reset=True)
 
     @property
     def label(self) -> str:
@@ -322,3 +368,4 @@ class ReplaySource(Source):
     def _emit(self, frames: tuple[Frame, ...], *, reset: bool = False) -> None:
         if self._post is not None and frames:
             self._post(FrameReady(frames, reset=reset))
+
