@@ -59,3 +59,15 @@ def replay() -> ReplayFactory:
         return make_app(source, ascii=ascii, high_contrast=high_contrast)
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _no_calibration(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """App tests never read this machine's `ccviz calibrate` result: screens stay the same
+    on every machine (a test that wants a calibration writes its own)."""
+    from tui.widgets import panes
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    panes.switch_cost.cache_clear()

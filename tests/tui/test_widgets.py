@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypeVar
 
+import pytest
 from rich.style import Style
 from textual.geometry import Size
 
@@ -292,3 +294,22 @@ def test_formats() -> None:
     assert [fmt_ms(v) for v in (None, 0.25, 12.34, 250, 12_500)] == [
         "n/a", "250µs", "12.3ms", "250ms", "12.5s"
     ]
+
+
+def test_switches_pane_estimates_cpu_lost_with_a_calibration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.widgets import panes
+    from workloads.calibrate import SwitchCost, save
+
+    frame = make_frame(1)
+    assert panes.lost_to_switching(frame) == ("switch cost", "not measured: ccviz calibrate")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    save(SwitchCost(thread_us=2.0, process_us=3.0, measured_at="2026-01-01T00:00:00+00:00",
+                    machine={}, method="test"))
+    panes.switch_cost.cache_clear()
+    label, text = panes.lost_to_switching(frame)
+    expected = frame.switches_per_s * 2.0 / 1e4  # switches/s × µs / 1e6 × 100
+    assert label == "lost to switching"
+    assert text.startswith(f"≈{expected:.1f}% of a core") and "2.0µs" in text
+    panes.switch_cost.cache_clear()

@@ -30,6 +30,7 @@ class Text:
     """A line of label/value pairs: ((label, value), ...)."""
 
     parts: tuple[tuple[str, str], ...]
+    optional: bool = False  # dropped first when the pane is short
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ class MetricPane(LinesWidget):
             return [line.strip(width)]
         items = list(self.items(frame, history))
         metrics = [i for i in items if isinstance(i, Metric)]
+        if len(items) + len(metrics) > height:  # short of room: optional lines go first
+            items = [i for i in items if not (isinstance(i, Text) and i.optional)]
         texts = len(items) - len(metrics)
         # Drop metrics from the end until each has its heading and one row.
         while metrics and texts + 2 * len(metrics) > height:

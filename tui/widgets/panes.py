@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from tui.widgets.glyphs import fmt_count, fmt_ms, fmt_rate
 from tui.widgets.metrics import Item, Metric, MetricPane, Text
 from workloads.attach import ATTACH_MODEL
+from workloads.calibrate import SwitchCost, estimate_lost_cpu_percent, load_with_warning
 from workloads.frames import Frame
 from workloads.history import FrameHistory
 
@@ -95,9 +97,7 @@ class LoopPane(MetricPane):
             ]
         self.set_title("Tasks")
         note = (
-            "one OS thread per task"
-            if app is not None
-            else "the lab's probe has not reported yet"
+            "one OS thread per task" if app is not None else "the lab's probe has not reported yet"
         )
         return [
             Text((("", note),)),
@@ -106,8 +106,32 @@ class LoopPane(MetricPane):
         ]
 
 
+@functools.cache
+def switch_cost() -> SwitchCost | None:
+    """This machine's switch cost from `ccviz calibrate`, read once (None: not measured)."""
+    cost, _warning = load_with_warning()
+    return cost
+
+
+def lost_to_switching(frame: Frame) -> tuple[str, str]:
+    """The estimated CPU lost to switching, or how to get the estimate."""
+    cost = switch_cost()
+    if cost is None:
+        return ("switch cost", "not measured: ccviz calibrate")
+    # Switches between threads of one process cost `thread_us`; a tree of
+    # several processes also switches between processes, the dearer kind.
+    kind = "process" if len(frame.processes) > 1 else "thread"
+    per_switch = cost.process_us if kind == "process" else cost.thread_us
+    lost = estimate_lost_cpu_percent(frame.switches_per_s, cost, kind)
+    return ("lost to switching", f"≈{lost:.1f}% of a core (est. {per_switch:.1f}µs each)")
+
+
 class SwitchesPane(MetricPane):
-    """Voluntary and involuntary context switches: how much the model makes the OS work."""
+    """Voluntary and involuntary context switches: how much the model makes the OS work.
+
+    With a calibration (`ccviz calibrate`), also the CPU time they cost: switches/s
+    × this machine's measured µs per switch — an estimate, and labelled as one.
+    """
 
     BORDER_TITLE = "Context switches"
 
@@ -122,6 +146,7 @@ class SwitchesPane(MetricPane):
                     ("per task", per_task or "n/a"),
                 )
             ),
+            Text((lost_to_switching(frame),), optional=True),
         ]
 
 
