@@ -159,6 +159,13 @@ class CcvizApp(App[None]):
         else:
             self.source.start(self.post_message)
             self.set_interval(TICK_S, self._tick)
+            if isinstance(self.source, ReplaySource) and self.source.recording.error:
+                # a truncated or corrupt file: its valid prefix plays, and we say where it ends
+                self.notify(
+                    f"replaying the valid part only: {self.source.recording.error}",
+                    severity="warning",
+                    timeout=10,
+                )
         self._redraw()
 
     def _start_live(self) -> None:

@@ -198,3 +198,19 @@ async def test_quitting_with_5000_threads_blocked_in_io_is_quick_and_clean() -> 
     while not gone() and time.monotonic() - started < 2.0:
         time.sleep(0.02)
     assert gone(), "the lab tree outlived the app by more than 2 s after q"
+
+
+async def test_a_truncated_recording_replays_its_valid_prefix_and_says_so(tmp_path: Path) -> None:
+    from tests.tui.conftest import RECORDINGS
+    from tests.tui.helpers import notices
+    from workloads.recording import read_recording
+
+    lines = (RECORDINGS / "pool.jsonl").read_text().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[:11]) + "\n" + lines[11][:100])
+    recording = read_recording(cut, strict=False)
+    assert len(recording.frames) == 10
+    app = make_app(ReplaySource(recording, speed=4.0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.history.appended >= 10, timeout=10)
+        assert any("valid part only" in n and "cut.jsonl:12" in n for n in notices(app))
