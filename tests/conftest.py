@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-
 #: Every process this test run starts inherits this mark in its environment, so
 #: the leak check finds only our own labs — never another run's on the same machine.
 RUN_MARK = "CCVIZ_TEST_RUN"
