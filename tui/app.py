@@ -20,6 +20,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from tui.attach_source import NOTHING_TO_CHANGE, AttachSource
+from tui.controls import MixControls
 from tui.screens.compare import CompareOptions, CompareScreen
 from tui.screens.help import HelpScreen, help_markdown
 from tui.sources import FrameReady, LiveSource, ReplaySource, Source
@@ -29,14 +30,7 @@ from tui.widgets.settings import SettingsPanel
 from tui.widgets.status import HeaderInfo, StatusHeader, VerdictLine
 from tui.widgets.threads import ThreadsPane
 from workloads.attach import ATTACH_MODEL, attach_verdict
-from workloads.config import (
-    CPU_KINDS,
-    IO_KINDS,
-    MAX_CONCURRENCY,
-    MAX_WORKERS,
-    MODELS,
-    ConfigError,
-)
+from workloads.config import MODELS, ConfigError, LabConfig
 from workloads.history import FrameHistory
 from workloads.verdict import verdict
 
@@ -54,7 +48,7 @@ def _model_bindings() -> list[BindingType]:
     ]
 
 
-class CcvizApp(App[None]):
+class CcvizApp(MixControls, App[None]):
     """Threads, event loop, context switches and throughput of a running lab, live."""
 
     CSS_PATH = "styles/app.tcss"
@@ -284,19 +278,6 @@ class CcvizApp(App[None]):
     def action_set_field(self, key: str, value: str) -> None:
         self._change(**{key: value})
 
-    def action_cpu_share(self, direction: int) -> None:
-        share = round(min(1.0, max(0.0, self.source.config.cpu_share + 0.1 * direction)), 2)
-        if share == self.source.config.cpu_share:
-            self.notify(f"cpu share is already {share:.1f}", timeout=2)
-        self._change(cpu_share=share)
-
-    def action_concurrency(self, direction: int) -> None:
-        current = self.source.config.concurrency
-        value = max(1, current // 2) if direction < 0 else min(MAX_CONCURRENCY, current * 2)
-        if value == current:
-            self.notify(f"concurrency is already {current}", timeout=2)
-        self._change(concurrency=value)
-
     def _workers_now(self) -> int:
         """Workers in use: the configured number, or the pool's real size when "auto"."""
         config = self.source.config
@@ -307,20 +288,8 @@ class CcvizApp(App[None]):
             return pool.workers
         return config.effective_workers
 
-    def action_workers(self, direction: int) -> None:
-        current = self._workers_now()
-        value = max(1, min(MAX_WORKERS, current + direction))
-        if value == current:
-            self.notify(f"workers is already {current}", timeout=2)
-        self._change(workers=value)
-
-    def action_cpu_kind(self) -> None:
-        kind = self.source.config.cpu_kind
-        self._change(cpu_kind=CPU_KINDS[(CPU_KINDS.index(kind) + 1) % len(CPU_KINDS)])
-
-    def action_io_kind(self) -> None:
-        kind = self.source.config.io_kind
-        self._change(io_kind=IO_KINDS[(IO_KINDS.index(kind) + 1) % len(IO_KINDS)])
+    def _controls_config(self) -> LabConfig:
+        return self.source.config
 
     def action_restart(self) -> None:
         if isinstance(self.source, AttachSource):

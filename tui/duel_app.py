@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from tui.controls import MixControls
 from tui.duel import CpuPlan
 from tui.duel_source import PinnedSource, SideFrames, side_post
 from tui.screens.duel_help import duel_help_markdown
@@ -35,15 +36,7 @@ from tui.widgets.scoreboard import (
 )
 from tui.widgets.status import VerdictLine
 from tui.widgets.threads import ThreadsPane
-from workloads.config import (
-    CPU_KINDS,
-    IO_KINDS,
-    MAX_CONCURRENCY,
-    MAX_WORKERS,
-    ConfigError,
-    LabConfig,
-    default_workers,
-)
+from workloads.config import ConfigError, LabConfig, default_workers
 from workloads.history import FrameHistory
 from workloads.lab import START_TIMEOUT_S
 from workloads.verdict import verdict
@@ -94,7 +87,7 @@ class DuelSide:
         return frame is not None and frame.config != self.source.config.to_dict()
 
 
-class DuelApp(App[None]):
+class DuelApp(MixControls, App[None]):
     """Model A against model B on one workload, each lab on its own cores, scored live."""
 
     # The app's stylesheet brings the pane colours and the help screen; ours lays out the duel.
@@ -275,20 +268,6 @@ class DuelApp(App[None]):
                 self._in_background(side, f"apply {what}", side.source.sync)
         self._redraw_shared()
 
-    def action_cpu_share(self, direction: int) -> None:
-        current = self.requested.cpu_share
-        share = round(min(1.0, max(0.0, current + 0.1 * direction)), 2)
-        if share == current:
-            self.notify(f"cpu share is already {share:.1f}", timeout=2)
-        self._change(cpu_share=share)
-
-    def action_concurrency(self, direction: int) -> None:
-        current = self.requested.concurrency
-        value = max(1, current // 2) if direction < 0 else min(MAX_CONCURRENCY, current * 2)
-        if value == current:
-            self.notify(f"concurrency is already {current}", timeout=2)
-        self._change(concurrency=value)
-
     def _workers_now(self) -> int:
         """Workers in use: the configured number, or a pool's real size when "auto"."""
         if self.requested.workers:
@@ -299,20 +278,8 @@ class DuelApp(App[None]):
                 return frame.app.pool.workers
         return self.plan.per_side or default_workers()
 
-    def action_workers(self, direction: int) -> None:
-        current = self._workers_now()
-        value = max(1, min(MAX_WORKERS, current + direction))
-        if value == current:
-            self.notify(f"workers is already {current}", timeout=2)
-        self._change(workers=value)
-
-    def action_cpu_kind(self) -> None:
-        kind = self.requested.cpu_kind
-        self._change(cpu_kind=CPU_KINDS[(CPU_KINDS.index(kind) + 1) % len(CPU_KINDS)])
-
-    def action_io_kind(self) -> None:
-        kind = self.requested.io_kind
-        self._change(io_kind=IO_KINDS[(IO_KINDS.index(kind) + 1) % len(IO_KINDS)])
+    def _controls_config(self) -> LabConfig:
+        return self.requested
 
     def action_restart(self) -> None:
         for side in self.sides:

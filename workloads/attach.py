@@ -28,6 +28,7 @@ from workloads.frames import Frame
 from workloads.history import FrameHistory
 from workloads.procfs import ProcError, ProcessGone, parse_stat
 from workloads.sampler import ProcSampler
+from workloads.ticker import every
 from workloads.verdict import Verdict, figures
 
 __all__ = [
@@ -243,22 +244,16 @@ class AttachSession:
                 self._sampler = None
 
     def _run(self) -> None:
-        period = 1.0 / self.hz
-        due = time.monotonic()
-        while not self._stop.is_set():
-            due += period
-            delay = due - time.monotonic()
-            if delay > 0:
-                if self._stop.wait(delay):
-                    return
-            else:
-                due = time.monotonic()  # fell behind: skip, don't burst
-            frame = self._sample()
-            if frame is not None:
-                self._on_frame(frame)
-            if not self.alive:
-                self.stop()  # nothing more to read; the last frame says why
-                return
+        every(1.0 / self.hz, self._stop, self._tick)
+
+    def _tick(self) -> bool:
+        frame = self._sample()
+        if frame is not None:
+            self._on_frame(frame)
+        if not self.alive:
+            self.stop()  # nothing more to read; the last frame says why
+            return False
+        return True
 
     def _sample(self) -> Frame | None:
         with self._lock:

@@ -23,12 +23,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import IO, Any
 
 from workloads.config import LIVE_FIELDS, ConfigError, LabConfig
 from workloads.models import MODEL_CLASSES, LabContext
 from workloads.probe import Probe
+from workloads.ticker import every
 from workloads.work import calibrate, name_library_threads, name_thread
 
 __all__ = ["main"]
@@ -89,17 +89,12 @@ def _set_limits() -> None:
 
 def _report(out: _Out, probe: Probe, hz: float) -> None:
     name_thread("probe")
-    period = 1.0 / hz
-    due = time.monotonic()
-    while True:
-        due += period
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            due = time.monotonic()
+
+    def tick() -> None:
         name_library_threads()
         out.send({"type": "facts", **probe.snapshot()})
+
+    every(1.0 / hz, threading.Event(), tick)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from workloads.frame_builder import FrameBuilder
 from workloads.frames import Frame
 from workloads.lab import LabError, LabProcess
 from workloads.sampler import ProcSampler
+from workloads.ticker import every
 
 __all__ = ["LabError", "LabSession"]
 
@@ -161,19 +162,12 @@ class LabSession:
             lab.stop(known_pids=known)
 
     def _run(self) -> None:
-        period = 1.0 / self._config.hz
-        due = time.monotonic()
-        while not self._stop.is_set():
-            due += period
-            delay = due - time.monotonic()
-            if delay > 0:
-                if self._stop.wait(delay):
-                    return
-            else:
-                due = time.monotonic()  # fell behind: skip, don't burst
-            frame = self._sample()
-            if frame is not None:
-                self._on_frame(frame)
+        every(1.0 / self._config.hz, self._stop, self._tick)
+
+    def _tick(self) -> None:
+        frame = self._sample()
+        if frame is not None:
+            self._on_frame(frame)
 
     def _sample(self) -> Frame | None:
         with self._lock:

@@ -11,7 +11,7 @@ assert on `render_line(y).text` alone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -189,3 +189,26 @@ class LinesWidget(Widget):
     def lines_text(self) -> list[str]:
         """Every drawn line as plain text (for tests and debugging)."""
         return [self.render_line(y).text for y in range(self.draw_size.height)]
+
+
+InfoT = TypeVar("InfoT")
+
+
+class InfoLines(LinesWidget, Generic[InfoT]):
+    """A Line-API widget drawn from one immutable `info` value.
+
+    `show` redraws only when the value changed; `build` reads `self.info`.
+    """
+
+    info: InfoT | None = None
+    _version = 0
+
+    def show(self, info: InfoT) -> None:
+        if info == self.info:
+            return
+        self.info = info
+        self._version += 1
+        self.update_lines()
+
+    def version(self) -> int:
+        return self._version

@@ -16,7 +16,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 
 from tui.widgets.glyphs import fmt_ms, fmt_rate
-from tui.widgets.lines import LineBuilder, LinesWidget
+from tui.widgets.lines import InfoLines, LineBuilder, LinesWidget
 from tui.widgets.status import FIELDS, _value
 from workloads.config import MODELS, LabConfig
 from workloads.frames import Frame
@@ -237,23 +237,10 @@ class SideInfo:
     starting: bool = False
 
 
-class SideHeader(LinesWidget):
+class SideHeader(InfoLines[SideInfo]):
     """One line per side: the letter, the model, its pinned CPUs, the lab's pid and state."""
 
     DEFAULT_CSS = "SideHeader { height: 1; }"
-
-    info: SideInfo | None = None
-    _version = 0
-
-    def show(self, info: SideInfo) -> None:
-        if info == self.info:
-            return
-        self.info = info
-        self._version += 1
-        self.update_lines()
-
-    def version(self) -> int:
-        return self._version
 
     def build(self, width: int, height: int) -> Iterable[Strip]:
         info = self.info
@@ -292,23 +279,10 @@ class BannerInfo:
     note: str | None = None  # e.g. one core: labs unpinned
 
 
-class DuelBanner(LinesWidget):
+class DuelBanner(InfoLines[BannerInfo]):
     """The workload both labs run (one set of controls), what watching costs, and notes."""
 
     DEFAULT_CSS = "DuelBanner { height: 1; }"
-
-    info: BannerInfo | None = None
-    _version = 0
-
-    def show(self, info: BannerInfo) -> None:
-        if info == self.info:
-            return
-        self.info = info
-        self._version += 1
-        self.update_lines()
-
-    def version(self) -> int:
-        return self._version
 
     def build(self, width: int, height: int) -> Iterable[Strip]:
         info = self.info

@@ -10,7 +10,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 
 from tui.widgets.glyphs import fmt_ms
-from tui.widgets.lines import LineBuilder, LinesWidget
+from tui.widgets.lines import InfoLines, LineBuilder, LinesWidget
 from workloads.config import MODELS, LabConfig
 from workloads.frames import Frame
 from workloads.verdict import Verdict
@@ -54,21 +54,10 @@ def _value(key: str, config: dict[str, object]) -> str:
     return str(value)
 
 
-class StatusHeader(LinesWidget):
+class StatusHeader(InfoLines[HeaderInfo]):
     """Two lines: the running config, then the source, the observer's cost and badges."""
 
     DEFAULT_CSS = "StatusHeader { height: 2; }"
-
-    info: HeaderInfo | None = None
-    _version = 0
-
-    def show(self, info: HeaderInfo) -> None:
-        self.info = info
-        self._version += 1
-        self.update_lines()
-
-    def version(self) -> int:
-        return self._version
 
     def build(self, width: int, height: int) -> Iterable[Strip]:
         info = self.info
