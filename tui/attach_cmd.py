@@ -49,7 +49,7 @@ def add_attach_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     # The same view options as `run` and `replay`, defined once in the CLI. Imported
     # here, not at the top, because the CLI imports this module.
-    from tui.cli import _add_view_options
+    from tui.args import add_view_options as _add_view_options
 
     _add_view_options(parser)
     return parser

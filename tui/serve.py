@@ -55,7 +55,9 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[P]) -> P:
     The run options are parsed here too, so a bad value fails at once with the usual
     one-line error instead of in each browser tab.
     """
-    from tui.cli import _add_view_options, _add_workload_options, _number
+    from tui.args import add_view_options as _add_view_options
+    from tui.args import add_workload_options as _add_workload_options
+    from tui.args import number as _number
 
     p = subparsers.add_parser(
         "serve",
@@ -144,7 +146,7 @@ def public_url(host: str, port: int) -> str:
 
 def _check(args: argparse.Namespace) -> bool:
     """Validate port, host and run options; return whether the host is loopback."""
-    from tui.cli import _config
+    from tui.args import config_from_args as _config
 
     if not 1 <= args.port <= 65535:
         raise ConfigError(f"--port: {args.port} is out of range; allowed 1 to 65535")

@@ -31,6 +31,7 @@ import pytest
 
 from tests.conftest import gone, wait_until
 from tui import cli, serve
+from tui.args import Parser
 from workloads.config import ConfigError
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,8 +41,8 @@ CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colours and cursor moves betwe
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = cli._Parser(prog="ccviz")
-    serve.add_serve_parser(parser.add_subparsers(parser_class=cli._Parser))
+    parser = Parser(prog="ccviz")
+    serve.add_serve_parser(parser.add_subparsers(parser_class=Parser))
     return parser.parse_args(["serve", *argv])
 
 
