@@ -8,6 +8,7 @@ Headless commands (`bench`, `record`, `export`, `calibrate`, `models`, in
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -196,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ccviz: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ccviz models | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
