@@ -47,8 +47,71 @@ sys.stdin.read()
 """
 
 
-def bench(n: int, tick_s: float, samples: int, hz: float) -> tuple[float, float, float]:
-    """(sampler µs/thread, floor µs/thread, sampler ms/sample), medians."""
+def measure_pid(
+    pid: int, samples: int, hz: float, exclude: tuple[int, ...] = ()
+) -> dict[str, float]:
+    """Sample `pid`'s tree at `hz` with `ProcSampler`, each sample right after the floor.
+
+    Medians per thread per sample, as wall time (perf_counter) and as this
+    thread's CPU time (thread_time: immune to being preempted on a busy machine),
+    plus how often each thread's ``status`` was re-read (full fidelity: ≥ 1/s
+    for every thread whose counters moved).
+    """
+    task = f"/proc/{pid}/task"
+    fds = [procfs.open_fd(f"{task}/{tid}/schedstat") for tid in procfs.list_ints(task)]
+    try:
+        sampler_us: list[float] = []
+        sampler_cpu: list[float] = []
+        floor_us: list[float] = []
+        floor_cpu: list[float] = []
+        per_sample_ms: list[float] = []
+        status_reads = 0
+        with ProcSampler(pid, exclude_pids=lambda: exclude) as sampler:
+            read_status = sampler._status_counts
+
+            def counting(th: object) -> tuple[int, int] | None:
+                nonlocal status_reads
+                status_reads += 1
+                return read_status(th)  # type: ignore[arg-type]
+
+            sampler._status_counts = counting  # type: ignore[method-assign]
+            for _ in range(5):  # discovery and the first stat/status rounds
+                sampler.sample()
+                time.sleep(1 / hz)
+            status_reads = 0
+            t_start = time.perf_counter()
+            for _ in range(samples):
+                c0, t0 = time.thread_time(), time.perf_counter()
+                for fd in fds:
+                    os.pread(fd, 4096, 0)
+                c1, t1 = time.thread_time(), time.perf_counter()
+                view = sampler.sample()
+                c2, t2 = time.thread_time(), time.perf_counter()
+                seen = max(1, view.threads_seen)
+                floor_us.append((t1 - t0) * 1e6 / len(fds))
+                floor_cpu.append((c1 - c0) * 1e6 / len(fds))
+                sampler_us.append((t2 - t1) * 1e6 / seen)
+                sampler_cpu.append((c2 - c1) * 1e6 / seen)
+                per_sample_ms.append((t2 - t1) * 1e3)
+                time.sleep(max(0.0, 1 / hz - (t2 - t0)))
+            span = time.perf_counter() - t_start
+        return {
+            "threads_seen": view.threads_seen,
+            "sampler_us": statistics.median(sampler_us),
+            "sampler_cpu_us": statistics.median(sampler_cpu),
+            "floor_us": statistics.median(floor_us),
+            "floor_cpu_us": statistics.median(floor_cpu),
+            "per_sample_ms": statistics.median(per_sample_ms),
+            "status_reads_per_thread_per_s": status_reads / max(1, view.threads_seen) / span,
+            "achieved_hz": samples / span,
+        }
+    finally:
+        for fd in fds:
+            procfs.close_fd(fd)
+
+
+def measure(n: int, tick_s: float, samples: int, hz: float) -> dict[str, float]:
+    """`measure_pid` on a fresh child with `n` threads (idle, or waking every `tick_s`)."""
     with subprocess.Popen(
         [sys.executable, "-c", CHILD, str(n), str(tick_s)],
         stdin=subprocess.PIPE,
@@ -56,39 +119,21 @@ def bench(n: int, tick_s: float, samples: int, hz: float) -> tuple[float, float,
         text=True,
         start_new_session=True,
     ) as child:
-        fds: list[int] = []
         try:
             assert child.stdout is not None and child.stdout.readline() == "ready\n"
-            task = f"/proc/{child.pid}/task"
-            fds = [procfs.open_fd(f"{task}/{tid}/schedstat") for tid in procfs.list_ints(task)]
-            sampler_us: list[float] = []
-            floor_us: list[float] = []
-            with ProcSampler(child.pid) as sampler:
-                for _ in range(5):  # discovery and the first stat/status rounds
-                    sampler.sample()
-                    time.sleep(1 / hz)
-                for _ in range(samples):
-                    t0 = time.perf_counter()
-                    for fd in fds:
-                        os.pread(fd, 4096, 0)
-                    t1 = time.perf_counter()
-                    view = sampler.sample()
-                    t2 = time.perf_counter()
-                    floor_us.append((t1 - t0) * 1e6 / len(fds))
-                    sampler_us.append((t2 - t1) * 1e6 / max(1, view.threads_seen))
-                    time.sleep(max(0.0, 1 / hz - (t2 - t0)))
-                if view.threads_seen != n + 1:
-                    print(f"  warning: sampler saw {view.threads_seen} threads, expected {n + 1}")
-            return (
-                statistics.median(sampler_us),
-                statistics.median(floor_us),
-                statistics.median(sampler_us) * view.threads_seen / 1000,
-            )
+            result = measure_pid(child.pid, samples, hz)
+            if result["threads_seen"] != n + 1:
+                print(f"  warning: sampler saw {result['threads_seen']} threads, expected {n + 1}")
+            return result
         finally:
-            for fd in fds:
-                procfs.close_fd(fd)
             os.kill(child.pid, signal.SIGKILL)  # by pid: the child is its own session
             child.wait(10)
+
+
+def bench(n: int, tick_s: float, samples: int, hz: float) -> tuple[float, float, float]:
+    """(sampler µs/thread, floor µs/thread, sampler ms/sample), wall-time medians."""
+    r = measure(n, tick_s, samples, hz)
+    return r["sampler_us"], r["floor_us"], r["per_sample_ms"]
 
 
 def main() -> None:
