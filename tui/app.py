@@ -306,6 +306,8 @@ class CcvizApp(MixControls, App[None]):
         self.paused = not self.paused
         if isinstance(self.source, ReplaySource):
             self.source.paused = self.paused
+        elif isinstance(self.source, LiveSource):
+            self.source.set_paused(self.paused)
         self._redraw()
 
     def action_density(self) -> None:

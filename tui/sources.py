@@ -132,6 +132,7 @@ class LiveSource(Source):
         self._apply_lock = threading.Lock()
         self._last_seq: int | None = None
         self._stopped = False
+        self._paused = False
         self._reset_next = False  # the first frame after `resume` starts a new history
 
     @property
@@ -153,7 +154,15 @@ class LiveSource(Source):
             self._session = LabSession(
                 self._requested, on_frame=self._on_frame, proc_root=self._proc_root
             )
+            self._session.pause(self._paused)
             self._session.start()
+
+    def set_paused(self, paused: bool) -> None:
+        """The display is paused: sample once a second meanwhile (the observer's cost drops)."""
+        self._paused = paused
+        session = self._session
+        if session is not None:
+            session.pause(paused)
 
     def suspend(self) -> None:
         """Stop the lab but not the source (the compare screen needs the cores). May block."""
@@ -178,6 +187,7 @@ class LiveSource(Source):
             session = self._session = LabSession(
                 self._requested, on_frame=self._on_frame, proc_root=self._proc_root
             )
+            session.pause(self._paused)
             session.start()
             if self._stopped:  # `stop` ran while this lab started: it must not outlive us
                 session.stop()

@@ -78,13 +78,17 @@ class ThreadSample:
         """
         if self.new:
             return ThreadState.WAITING
-        shares = {
-            ThreadState.EXECUTING: self.executing,
-            ThreadState.RUNNABLE: self.runnable or 0.0,
-            ThreadState.GIL_WAIT: self.gil_wait or 0.0,
-            ThreadState.WAITING: self.waiting - (self.gil_wait or 0.0),
-        }
-        return max(shares, key=shares.__getitem__)
+        # Drawn for every thread on every frame: plain comparisons, no dict.
+        gil = self.gil_wait or 0.0
+        best, state = self.executing, ThreadState.EXECUTING
+        runnable = self.runnable or 0.0
+        if runnable > best:
+            best, state = runnable, ThreadState.RUNNABLE
+        if gil > best:
+            best, state = gil, ThreadState.GIL_WAIT
+        if self.waiting - gil > best:
+            state = ThreadState.WAITING
+        return state
 
 
 @dataclass(frozen=True, slots=True)

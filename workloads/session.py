@@ -25,6 +25,9 @@ from workloads.ticker import every
 
 __all__ = ["LabError", "LabSession"]
 
+#: Sampling period while the consumer's display is paused.
+PAUSED_PERIOD_S = 1.0
+
 _live_sessions: weakref.WeakSet[LabSession] = weakref.WeakSet()
 
 
@@ -61,6 +64,8 @@ class LabSession:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._builder = FrameBuilder(time.monotonic())
+        self._paused = False
+        self._last_tick = 0.0
         self.started_at = time.monotonic()
 
     # -- public API -------------------------------------------------------
@@ -107,6 +112,14 @@ class LabSession:
 
     def restart(self) -> None:
         self._swap_lab(self._config)
+
+    def pause(self, paused: bool = True) -> None:
+        """While paused, sample once a second instead of at `hz`.
+
+        A paused display draws nothing, so full-rate sampling would be pure cost;
+        one sample a second still notices a lab that died.
+        """
+        self._paused = paused
 
     def note_dropped(self, n: int = 1) -> None:
         self._builder.dropped += n
@@ -165,6 +178,11 @@ class LabSession:
         every(1.0 / self._config.hz, self._stop, self._tick)
 
     def _tick(self) -> None:
+        if self._paused:
+            now = time.monotonic()
+            if now - self._last_tick < PAUSED_PERIOD_S:
+                return
+            self._last_tick = now
         frame = self._sample()
         if frame is not None:
             self._on_frame(frame)

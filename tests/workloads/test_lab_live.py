@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,20 @@ def test_cli_record_writes_a_readable_recording(tmp_path: Path) -> None:
     assert "cores" in recording.header["machine"]
     assert len(recording.frames) >= 5
     assert recording.frames[-1].app is not None
+
+
+def test_a_paused_session_samples_once_a_second() -> None:
+    frames: list[Frame] = []
+    session = LabSession(LabConfig.validated(model="asyncio", concurrency=4), on_frame=frames.append)
+    session.start()
+    try:
+        assert wait_until(lambda: len(frames) >= 3, timeout=10)
+        session.pause(True)
+        paused_at = len(frames)
+        time.sleep(2.5)  # counting frames over a span of time is the point here
+        assert len(frames) - paused_at <= 4  # ~1 a second, not 25
+        session.pause(False)
+        resumed_at = len(frames)
+        assert wait_until(lambda: len(frames) - resumed_at >= 10, timeout=3)
+    finally:
+        session.stop()

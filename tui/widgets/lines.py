@@ -90,13 +90,18 @@ class LinesWidget(Widget):
         self._blank = Strip([])
         self._built_for: tuple[Size, int] | None = None
         self._styles_cache_local: dict[str, Style] = {}
+        self._styles_mounted: dict[str, Style] = {}
 
     # -- styles ----------------------------------------------------------
 
     def style_of(self, name: str) -> Style:
         """The Rich style of a component class (fallback palette when unmounted)."""
         if self.is_mounted:
-            return self.get_component_rich_style(name)
+            # Looked up per cell while strips are built: cache until the styles change.
+            style = self._styles_mounted.get(name)
+            if style is None:
+                style = self._styles_mounted[name] = self.get_component_rich_style(name)
+            return style
         cached = self._styles_cache_local.get(name)
         if cached is None:
             cached = self._styles_cache_local[name] = Style.parse(FALLBACK.get(name, "") or "none")
@@ -104,6 +109,7 @@ class LinesWidget(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._styles_mounted.clear()
         self.invalidate()  # a theme change recolours every cached strip
 
     def set_title(self, title: str) -> None:
