@@ -36,7 +36,7 @@ from workloads.procfs import PpidCache, ProcError, ProcessGone, ProcUnreadable, 
 __all__ = ["KernelView", "ProcSampler", "ProcessGone"]
 
 _NS_PER_TICK = 1_000_000_000 // procfs.CLK_TCK
-_CHILDREN_MAX_TASKS = 128  # above this, one /proc scan beats a children read per thread
+_CHILDREN_MAX_TASKS = 32  # above this, one /proc scan beats a children read per thread
 _GOLDEN = 0.6180339887498949  # successive multiples mod 1 never bunch up: a good stagger
 _NEVER, _ALWAYS = -math.inf, math.inf
 _TID = attrgetter("tid")
