@@ -112,7 +112,6 @@ class _EventLoopModel(Model):
         self.loop.create_task(self._task(spec)).add_done_callback(self._done)
 
     def _done(self, _task: asyncio.Task[None]) -> None:
-        self.monitor.alive -= 1
         self._top_up()
 
     async def _task(self, spec: TaskSpec) -> None:
@@ -126,6 +125,10 @@ class _EventLoopModel(Model):
             await asyncio.sleep(0.05)  # a failing task holds its slot briefly
         else:
             probe.task_done(spec.submitted)
+        finally:
+            # Counted out here, not in the done callback: a blocked loop runs
+            # callbacks late, and a finished task is no longer alive meanwhile.
+            self.monitor.alive -= 1
 
     async def _io(self, spec: TaskSpec) -> None:
         ms = spec.io_ms
