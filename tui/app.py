@@ -31,6 +31,7 @@ from tui.widgets.status import HeaderInfo, StatusHeader, VerdictLine
 from tui.widgets.threads import ThreadsPane
 from workloads.attach import ATTACH_MODEL, attach_verdict
 from workloads.config import MODELS, ConfigError, LabConfig
+from workloads.frames import Frame
 from workloads.history import FrameHistory
 from workloads.verdict import verdict
 
@@ -114,6 +115,7 @@ class CcvizApp(MixControls, App[None]):
         self.ascii = ascii
         self.history = FrameHistory()
         self.paused = False
+        self._warned: set[tuple[int, str]] = set()
         self.density = False
         self.error: str | None = None
         self.starting = source.live
@@ -189,7 +191,18 @@ class CcvizApp(MixControls, App[None]):
             for frame in message.frames:
                 for event in frame.events:
                     self.notify(event, timeout=4)
+                self._warn(frame)
         self._redraw()
+
+    def _warn(self, frame: Frame) -> None:
+        """The lab's own warnings (e.g. thread creation failed), each said once per lab."""
+        if frame.app is None:
+            return
+        for text in frame.app.messages:
+            key = (frame.lab_index, text)
+            if key not in self._warned:
+                self._warned.add(key)
+                self.notify(text, title="the lab says", severity="warning", timeout=10)
 
     def _redraw(self) -> None:
         """Point every visible pane at the history; each rebuilds when it is painted."""

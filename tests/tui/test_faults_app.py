@@ -214,3 +214,21 @@ async def test_a_truncated_recording_replays_its_valid_prefix_and_says_so(tmp_pa
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.history.appended >= 10, timeout=10)
         assert any("valid part only" in n and "cut.jsonl:12" in n for n in notices(app))
+
+
+@pytest.mark.live
+async def test_thread_creation_failure_is_said_in_the_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.tui.helpers import notices
+
+    # A real failure: the lab's address space has no room for more 8 MiB stacks.
+    monkeypatch.setenv("CCVIZ_LAB_ADDRESS_SPACE_MB", "700")
+    config = LabConfig(model="threads", cpu_share=0.0, task_ms=20, concurrency=500)
+    app = make_app(LiveSource(config))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: any("thread creation failed" in n for n in notices(app)), timeout=20
+        )
+        latest = app.history.latest
+        assert latest is not None and latest.lab_alive  # the run goes on with what it got
+        assert latest.app is not None and latest.app.completed > 0
+        await pilot.press("q")
