@@ -268,3 +268,12 @@ def print_table(title: str, checks: Sequence[Check], out: Callable[[str], None] 
             f"{ratio:>6}  {c.status:<6}"
         )
         out(line + (f" {c.note}" if c.note else ""))
+
+
+def standalone(run: Callable[[bool], object], doc: str | None) -> None:
+    """Run one benchmark module on its own: `python scripts/perf_X.py [--quick]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true")
+    run(parser.parse_args().quick)

@@ -23,7 +23,14 @@ import time
 from typing import Any
 
 import perf_tmux
-from perf_common import Check, median, print_table, run_app_child_checked, sweep_leftovers
+from perf_common import (
+    Check,
+    median,
+    print_table,
+    run_app_child_checked,
+    standalone,
+    sweep_leftovers,
+)
 
 from workloads.config import LabConfig
 from workloads.lab import LabProcess
@@ -170,8 +177,4 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    run(parser.parse_args().quick)
+    standalone(run, __doc__)

@@ -25,7 +25,14 @@ import time
 from typing import Any
 
 import perf_tmux
-from perf_common import Check, median, print_table, run_app_child_checked, sweep_leftovers
+from perf_common import (
+    Check,
+    median,
+    print_table,
+    run_app_child_checked,
+    standalone,
+    sweep_leftovers,
+)
 
 SMALL_TARGET, BIG_TARGET, PAUSED_TARGET = 5.0, 25.0, 1.0
 
@@ -168,8 +175,4 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    run(parser.parse_args().quick)
+    standalone(run, __doc__)

@@ -32,6 +32,7 @@ from perf_common import (
     print_table,
     proc_cpu_s,
     run_app_child_checked,
+    standalone,
     sweep_leftovers,
 )
 
@@ -318,8 +319,4 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    run(parser.parse_args().quick)
+    standalone(run, __doc__)

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 import bench_sampler
-from perf_common import Check, median, print_table
+from perf_common import Check, median, print_table, standalone
 
 from workloads.config import LabConfig
 from workloads.lab import LabProcess
@@ -112,8 +112,4 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    run(parser.parse_args().quick)
+    standalone(run, __doc__)

@@ -29,6 +29,7 @@ from perf_common import (
     median,
     print_table,
     run_app_child_checked,
+    standalone,
     sweep_leftovers,
 )
 
@@ -195,8 +196,4 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    run(parser.parse_args().quick)
+    standalone(run, __doc__)
