@@ -157,7 +157,7 @@ class AppFacts:
 class Cost:
     """What observing cost ccviz itself."""
 
-    sampler_us: float  # wall time of this sample's /proc scan
+    sampler_us: float  # CPU time of this sample's /proc scan (the sampler thread's own)
     sampler_us_per_thread: float
     observer_cpu_percent: float  # the whole ccviz process, 100 = one core
     dropped_frames: int  # cumulative, frames a consumer skipped

@@ -66,7 +66,7 @@ class KernelView:
     involuntary_per_s: float | None
     cpu_percent: float  # whole tree, 100 = one core
     fidelity: dict[str, bool]  # schedstat / runnable / status availability
-    scan_us: float
+    scan_us: float  # CPU µs the scan took (the sampler thread's own time)
     threads_seen: int
 
 
@@ -180,7 +180,7 @@ class ProcSampler:
         """Read the tree once; never raises for threads or workers exiting meanwhile."""
         if self._closed:
             raise ValueError("sample() on a closed ProcSampler")
-        t0 = time.perf_counter()
+        t0 = time.thread_time()  # CPU, not wall: what the scan costs, even on a busy host
         self._t = t = self._clock()
         self._dt = dt = 0.0 if self._prev_t is None else max(0.0, t - self._prev_t)
         self._mark_phase_changes(phases or {})
@@ -229,7 +229,7 @@ class ProcSampler:
             involuntary_per_s=max(0.0, self._invol_sum) if has_status else None,
             cpu_percent=self._d_cpu / dt / 1e7 if dt > 0 else 0.0,
             fidelity=dict(self._fidelity),
-            scan_us=(time.perf_counter() - t0) * 1e6,
+            scan_us=(time.thread_time() - t0) * 1e6,
             threads_seen=len(busy),
         )
 
