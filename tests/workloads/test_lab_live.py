@@ -274,7 +274,9 @@ def test_cli_record_writes_a_readable_recording(tmp_path: Path) -> None:
 
 def test_a_paused_session_samples_once_a_second() -> None:
     frames: list[Frame] = []
-    session = LabSession(LabConfig.validated(model="asyncio", concurrency=4), on_frame=frames.append)
+    session = LabSession(
+        LabConfig.validated(model="asyncio", concurrency=4), on_frame=frames.append
+    )
     session.start()
     try:
         assert wait_until(lambda: len(frames) >= 3, timeout=10)

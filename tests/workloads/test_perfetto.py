@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -137,9 +136,7 @@ def gil(tid: int = LAB, pid: int = LAB, **kw: Any) -> ThreadSample:
 
 
 def new(sample: ThreadSample) -> ThreadSample:
-    return dataclasses.replace(
-        sample, executing=0.0, runnable=0.0, waiting=0.0, switches_per_s=0.0, new=True
-    )
+    return sample._replace(executing=0.0, runnable=0.0, waiting=0.0, switches_per_s=0.0, new=True)
 
 
 def test_consecutive_intervals_of_one_state_merge() -> None:
