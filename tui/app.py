@@ -20,7 +20,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from tui.attach_source import NOTHING_TO_CHANGE, AttachSource
-from tui.controls import MixControls
+from tui.controls import KIND_WORKER_BINDINGS, LOAD_BINDINGS, MixControls
 from tui.screens.compare import CompareOptions, CompareScreen
 from tui.screens.help import HelpScreen, help_markdown
 from tui.sources import FrameReady, LiveSource, ReplaySource, Source
@@ -66,22 +66,12 @@ class CcvizApp(MixControls, App[None]):
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         *_model_bindings(),
-        Binding("left_square_bracket", "cpu_share(-1)", "cpu", key_display="[ ]",
-                tooltip="[ lowers, ] raises the CPU share of each task by 0.1"),
-        Binding("right_square_bracket", "cpu_share(1)", "cpu+", show=False),
-        Binding("minus", "concurrency(-1)", "conc", key_display="- +",
-                tooltip="- halves, + (or =) doubles the concurrency"),
-        Binding("plus,equals_sign", "concurrency(1)", "conc+", show=False),
+        *LOAD_BINDINGS,
         Binding("space", "pause", "pause", tooltip="freeze the display (a replay stops too)"),
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
         Binding("q", "quit", "quit", tooltip="quit; the lab stops with the app"),
         Binding("m", "cycle_model", "cycle", tooltip="next model, in the order of keys 1-7"),
-        Binding("w", "workers(-1)", "workers", key_display="w W",
-                tooltip="w one worker fewer, W one more (pools and processes; a new lab)"),
-        Binding("W", "workers(1)", "workers+", show=False),
-        Binding("c", "cpu_kind", "cpu kind",
-                tooltip="CPU work: python (holds the GIL) or native (releases it)"),
-        Binding("i", "io_kind", "io kind", tooltip="IO work: socket, sleep, file or lock"),
+        *KIND_WORKER_BINDINGS,
         Binding("r", "restart", "restart", tooltip="a fresh lab, same settings"),
         Binding("d", "density", "density",
                 tooltip="threads pane: rows with strips, or one cell per thread"),

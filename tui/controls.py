@@ -10,9 +10,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
+
 from workloads.config import CPU_KINDS, IO_KINDS, MAX_CONCURRENCY, MAX_WORKERS, LabConfig
 
-__all__ = ["MixControls"]
+__all__ = ["KIND_WORKER_BINDINGS", "LOAD_BINDINGS", "MixControls"]
+
+#: `[ ] - +`: the CPU share and the concurrency (live changes).
+LOAD_BINDINGS = [
+    Binding("left_square_bracket", "cpu_share(-1)", "cpu", key_display="[ ]",
+            tooltip="[ lowers, ] raises the CPU share of each task by 0.1"),
+    Binding("right_square_bracket", "cpu_share(1)", "cpu+", show=False),
+    Binding("minus", "concurrency(-1)", "conc", key_display="- +",
+            tooltip="- halves, + (or =) doubles the concurrency"),
+    Binding("plus,equals_sign", "concurrency(1)", "conc+", show=False),
+]  # fmt: skip
+
+#: `w W c i`: workers (a new lab) and the kinds of CPU and IO work (live).
+KIND_WORKER_BINDINGS = [
+    Binding("w", "workers(-1)", "workers", key_display="w W",
+            tooltip="w one worker fewer, W one more (pools and processes; a new lab)"),
+    Binding("W", "workers(1)", "workers+", show=False),
+    Binding("c", "cpu_kind", "cpu kind",
+            tooltip="CPU work: python (holds the GIL) or native (releases it)"),
+    Binding("i", "io_kind", "io kind", tooltip="IO work: socket, sleep, file or lock"),
+]  # fmt: skip
 
 
 if TYPE_CHECKING:  # the checker sees the App it is mixed into; at run time, a plain class

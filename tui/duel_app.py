@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from tui.controls import MixControls
+from tui.controls import KIND_WORKER_BINDINGS, LOAD_BINDINGS, MixControls
 from tui.duel import CpuPlan
 from tui.duel_source import PinnedSource, SideFrames, side_post
 from tui.screens.duel_help import duel_help_markdown
@@ -98,18 +98,8 @@ class DuelApp(MixControls, App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-h-short"), (36, "-h-mid"), (48, "-h-tall")]  # noqa: RUF012
     HORIZONTAL_BREAKPOINTS = [(0, "-w-narrow"), (120, "-w-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left_square_bracket", "cpu_share(-1)", "cpu", key_display="[ ]",
-                tooltip="[ lowers, ] raises the CPU share of each task by 0.1, on both labs"),
-        Binding("right_square_bracket", "cpu_share(1)", "cpu+", show=False),
-        Binding("minus", "concurrency(-1)", "conc", key_display="- +",
-                tooltip="- halves, + (or =) doubles the concurrency of both labs"),
-        Binding("plus,equals_sign", "concurrency(1)", "conc+", show=False),
-        Binding("c", "cpu_kind", "cpu kind",
-                tooltip="CPU work: python (holds the GIL) or native (releases it)"),
-        Binding("i", "io_kind", "io kind", tooltip="IO work: socket, sleep, file or lock"),
-        Binding("w", "workers(-1)", "workers", key_display="w W",
-                tooltip="w one worker fewer, W one more (pools and processes; new labs)"),
-        Binding("W", "workers(1)", "workers+", show=False),
+        *LOAD_BINDINGS,
+        *KIND_WORKER_BINDINGS,
         Binding("space", "pause", "pause", tooltip="freeze both sides of the display"),
         Binding("r", "restart", "restart", tooltip="fresh labs on both sides, same settings"),
         Binding("d", "density", "density",
