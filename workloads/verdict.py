@@ -119,9 +119,9 @@ def figures(
         lag_ms=_mean(
             [f.app.loop.lag_ms for f in window if f.app is not None and f.app.loop is not None]
         ),
-        runnable_of_wanted=_ratio(window, _runnable_part),
-        gil_of_cpu=_ratio(window, _gil_part),
-        waiting=_mean([_mean([t.waiting for t in f.threads]) for f in window]),
+        runnable_of_wanted=_ratio([_parts(f)[0] for f in window]),
+        gil_of_cpu=_ratio([_parts(f)[1] for f in window]),
+        waiting=_mean([_parts(f)[2] for f in window]),
         voluntary_per_s=_mean([f.voluntary_per_s for f in window]),
         cpu_percent=_mean([f.cpu_percent for f in window]) or 0.0,
         throughput=_mean([f.throughput_per_s for f in window]) or 0.0,
@@ -159,11 +159,33 @@ def _gil_part(frame: Frame) -> tuple[float, float] | None:
     return gil, gil + sum(t.executing + (t.runnable or 0.0) for t in samples)
 
 
-def _ratio(
-    window: Sequence[Frame], part: Callable[[Frame], tuple[float, float] | None]
-) -> float | None:
+_Parts = tuple[tuple[float, float] | None, tuple[float, float] | None, float | None]
+#: Per-frame sums over its threads, by frame identity. Frames are immutable and
+#: a frame stays in the verdict's window for a second (10 redraws): summing its
+#: thousands of threads once, not on every redraw, keeps the UI thread cheap.
+_parts_memo: dict[int, tuple[Frame, _Parts]] = {}
+_MEMO_SIZE = 64  # a one-second window at up to 50 Hz, with room
+
+
+def _parts(frame: Frame) -> _Parts:
+    """(runnable part, GIL part, mean waiting share) of one frame, computed once."""
+    hit = _parts_memo.get(id(frame))
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    parts = (
+        _runnable_part(frame),
+        _gil_part(frame),
+        _mean([t.waiting for t in frame.threads]),
+    )
+    if len(_parts_memo) >= _MEMO_SIZE:
+        _parts_memo.clear()
+    _parts_memo[id(frame)] = (frame, parts)
+    return parts
+
+
+def _ratio(parts_of_frames: Sequence[tuple[float, float] | None]) -> float | None:
     """Sum of numerators over sum of denominators; None unless enough thread time is busy."""
-    parts = [p for p in map(part, window) if p is not None]
+    parts = [p for p in parts_of_frames if p is not None]
     if not parts:
         return None
     top = sum(p[0] for p in parts)
