@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from textual.screen import Screen
 from textual.strip import Strip
 
 from tui.app import CcvizApp, make_app
@@ -145,6 +146,20 @@ class Watch:
                 self.redraw_cpu_s += time.thread_time() - c0
                 self.redraws += 1
 
+        # Textual's side of a frame: painting the dirty lines (this child
+        # process runs one app, so patching the class is safe).
+        self.paint_cpu_s = 0.0
+        refresh = Screen._compositor_refresh
+
+        def timed_refresh(screen: Screen[object]) -> None:
+            c0 = time.thread_time()
+            try:
+                refresh(screen)
+            finally:
+                self.paint_cpu_s += time.thread_time() - c0
+
+        Screen._compositor_refresh = timed_refresh  # type: ignore[method-assign]
+
         app.threads.render_line = threads_render_line  # type: ignore[method-assign]
         app.header.render_line = header_render_line  # type: ignore[method-assign]
         app._redraw = timed_redraw  # type: ignore[method-assign]
@@ -174,7 +189,7 @@ async def window(app: CcvizApp, watch: Watch, seconds: float) -> dict[str, Any]:
     c0, s0, m0 = time.process_time(), thread_cpu_ns(sampler_tid), thread_cpu_ns(main_tid)
     t0 = time.monotonic()
     p0, a0 = len(watch.paints), app.history.appended
-    r0, rn0 = watch.redraw_cpu_s, watch.redraws
+    r0, rn0, q0 = watch.redraw_cpu_s, watch.redraws, watch.paint_cpu_s
     latest0 = app.history.latest
     await asyncio.sleep(seconds)
     t1 = time.monotonic()
@@ -194,6 +209,7 @@ async def window(app: CcvizApp, watch: Watch, seconds: float) -> dict[str, Any]:
         "sampler_cpu_pct": 100.0 * (s1 - s0) / 1e9 / span,
         "ui_cpu_pct": 100.0 * (m1 - m0) / 1e9 / span,
         "redraw_cpu_pct": 100.0 * (watch.redraw_cpu_s - r0) / span,
+        "paint_cpu_pct": 100.0 * (watch.paint_cpu_s - q0) / span,
         "redraw_ms": 1000.0 * (watch.redraw_cpu_s - r0) / max(1, watch.redraws - rn0),
         "drawn_fps": (len(watch.paints) - p0) / span,
         "appended_fps": (app.history.appended - a0) / span,

@@ -63,6 +63,7 @@ def _summary(windows: list[dict[str, Any]]) -> dict[str, Any]:
     keys = (
         "cpu_pct",
         "redraw_cpu_pct",
+        "paint_cpu_pct",
         "sampler_cpu_pct",
         "ui_cpu_pct",
         "drawn_fps",
@@ -117,8 +118,8 @@ def _lab_checks(name: str, r: dict[str, Any], target: float) -> list[Check]:
     w = r["running"]
     note = (
         f"{w['lab_threads']:.0f} lab threads; sampler thread {w['sampler_cpu_pct']:.1f}%, "
-        f"UI thread {w['ui_cpu_pct']:.1f}% (of which building strips "
-        f"{w['redraw_cpu_pct']:.1f}%); {w['drawn_fps']:.1f} frames drawn/s"
+        f"UI thread {w['ui_cpu_pct']:.1f}% (building strips {w['redraw_cpu_pct']:.1f}%, "
+        f"Textual painting them {w['paint_cpu_pct']:.1f}%); {w['drawn_fps']:.1f} frames drawn/s"
     )
     checks = [Check(f"{name}: cpu", w["cpu_pct"], target, unit="%", note=note)]
     if "paused" in r:

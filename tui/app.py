@@ -11,6 +11,7 @@ worker, because starting a new lab takes up to a second; nothing here reads
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
@@ -170,7 +171,10 @@ class CcvizApp(MixControls, App[None]):
             return
         self.starting = False
         if self.paused and self.source.live and not message.reset:
-            self.source.shown(message.frames[-1])  # consumed on purpose: not a drop
+            # Consumed on purpose (not a drop); the picture stays still, but
+            # news (the lab died) is still said.
+            self.source.shown(message.frames[-1])
+            self._announce(message.frames)
             return
         if message.reset:
             self.history.clear()
@@ -178,11 +182,14 @@ class CcvizApp(MixControls, App[None]):
             self.history.append(frame)
         self.source.shown(message.frames[-1])
         if not message.reset:
-            for frame in message.frames:
-                for event in frame.events:
-                    self.notify(event, timeout=4)
-                self._warn(frame)
+            self._announce(message.frames)
         self._redraw()
+
+    def _announce(self, frames: Sequence[Frame]) -> None:
+        for frame in frames:
+            for event in frame.events:
+                self.notify(event, timeout=4)
+            self._warn(frame)
 
     def _warn(self, frame: Frame) -> None:
         """The lab's own warnings (e.g. thread creation failed), each said once per lab."""

@@ -158,7 +158,7 @@ class LiveSource(Source):
             self._session.start()
 
     def set_paused(self, paused: bool) -> None:
-        """The display is paused: sample once a second meanwhile (the observer's cost drops)."""
+        """The display is paused: stop sampling meanwhile (only a dead lab makes a frame)."""
         self._paused = paused
         session = self._session
         if session is not None:

@@ -27,6 +27,9 @@ __all__ = ["LabError", "LabProcess"]
 
 START_TIMEOUT_S = 20.0
 
+#: How every facts line starts (`labmain` writes compact JSON, "type" first).
+FACTS_PREFIX = b'{"type":"facts"'
+
 
 class LabError(RuntimeError):
     """The lab failed to start or died; the message says why."""
@@ -63,7 +66,8 @@ class LabProcess:
         self.pid = self.proc.pid
         self.io_server_pid: int | None = None
         self.calibration: dict[str, float] = {}
-        self.facts: dict[str, Any] | None = None  # newest probe snapshot
+        self._facts_line: bytes | None = None  # newest probe snapshot, unparsed
+        self._facts: tuple[bytes, dict[str, Any]] | None = None  # (line, parsed) last read
         self.rejected: str | None = None
         self._ready = threading.Event()
         self._ended = threading.Event()
@@ -84,17 +88,33 @@ class LabProcess:
                 self.stop()
                 raise LabError(f"the lab did not start within {timeout:g} s")
 
+    @property
+    def facts(self) -> dict[str, Any] | None:
+        """The newest probe snapshot (parsed on first read; None before the first)."""
+        line, parsed = self._facts_line, self._facts
+        if line is None:
+            return None
+        if parsed is not None and parsed[0] is line:
+            return parsed[1]
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return None if parsed is None else parsed[1]
+        self._facts = (line, message)
+        return message
+
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
+            if raw.startswith(FACTS_PREFIX):  # the frequent line: kept, parsed on demand
+                self._facts_line = raw
+                continue
             try:
                 message = json.loads(raw)
             except ValueError:
                 continue
             kind = message.get("type")
-            if kind == "facts":
-                self.facts = message
-            elif kind == "ready":
+            if kind == "ready":
                 self.io_server_pid = message.get("io_server_pid")
                 self.calibration = message.get("calibration", {})
                 self._ready.set()

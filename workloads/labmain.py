@@ -7,7 +7,8 @@ lab, its worker processes and its IO server form one process group. Protocol:
   live changes, ``{"op": "stop"}`` to end. EOF means the observer is gone: the
   lab ends its whole process group at once.
 - stdout: JSON lines to the observer: one ``{"type": "ready", ...}`` line,
-  then ``{"type": "facts", ...}`` (a probe snapshot) every 1/hz seconds, and
+  then ``{"type":"facts",...}`` (a probe snapshot, compact, "type" first: the
+  observer recognises it by that prefix without parsing) every 1/hz seconds, and
   ``{"type": "applied", ...}`` / ``{"type": "rejected", ...}`` after a change.
 Anything else the lab's code prints goes to stderr, never the protocol.
 """

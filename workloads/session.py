@@ -25,9 +25,6 @@ from workloads.ticker import every
 
 __all__ = ["LabError", "LabSession"]
 
-#: Sampling period while the consumer's display is paused.
-PAUSED_PERIOD_S = 1.0
-
 _live_sessions: weakref.WeakSet[LabSession] = weakref.WeakSet()
 
 
@@ -65,7 +62,6 @@ class LabSession:
         self._thread: threading.Thread | None = None
         self._builder = FrameBuilder(time.monotonic())
         self._paused = False
-        self._last_tick = 0.0
         self.started_at = time.monotonic()
 
     # -- public API -------------------------------------------------------
@@ -114,10 +110,12 @@ class LabSession:
         self._swap_lab(self._config)
 
     def pause(self, paused: bool = True) -> None:
-        """While paused, sample once a second instead of at `hz`.
+        """While paused, do not sample: only watch that the lab is alive.
 
-        A paused display draws nothing, so full-rate sampling would be pure cost;
-        one sample a second still notices a lab that died.
+        A paused display draws nothing, so sampling would be pure cost. Each
+        tick still asks the OS whether the lab exited (a `waitpid`, no /proc
+        read); when it has, one frame carries the news. The first frame after
+        resuming covers the whole pause, so its rates are the pause's averages.
         """
         self._paused = paused
 
@@ -178,14 +176,16 @@ class LabSession:
         every(1.0 / self._config.hz, self._stop, self._tick)
 
     def _tick(self) -> None:
-        if self._paused:
-            now = time.monotonic()
-            if now - self._last_tick < PAUSED_PERIOD_S:
-                return
-            self._last_tick = now
+        if self._paused and not self._lab_died():
+            return
         frame = self._sample()
         if frame is not None:
             self._on_frame(frame)
+
+    def _lab_died(self) -> bool:
+        """The current lab exited and that has not been reported yet."""
+        lab = self._lab
+        return lab is not None and not self._dead_reported and not lab.alive
 
     def _sample(self) -> Frame | None:
         with self._lock:

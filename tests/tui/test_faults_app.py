@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]  # no stubs among the dev dependencies
 import pytest
 
-from tests.tui.helpers import wait_for
+from tests.tui.helpers import notices, wait_for
 from tests.workloads.fakeproc import FakeProc
 from tui.app import make_app
 from tui.sources import LiveSource, ReplaySource
@@ -67,6 +67,22 @@ async def test_a_killed_lab_is_shown_within_a_second_and_r_recovers() -> None:
         )
         with contextlib.suppress(psutil.NoSuchProcess):  # the killed lab was reaped
             assert psutil.Process(first.lab_pid).status() != psutil.STATUS_ZOMBIE
+        await pilot.press("q")
+
+
+@pytest.mark.live
+async def test_a_paused_view_stays_still_but_says_the_lab_died() -> None:
+    app = make_app(LiveSource(LabConfig(model="pool", concurrency=8)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.history.appended >= 2, timeout=20)
+        await pilot.press("space")
+        await pilot.pause(0.3)
+        appended = app.history.appended
+        latest = app.history.latest
+        assert latest is not None
+        os.kill(latest.lab_pid, signal.SIGKILL)
+        await wait_for(pilot, lambda: any("died" in m for m in notices(app)), timeout=3)
+        assert app.history.appended == appended  # the picture did not move
         await pilot.press("q")
 
 

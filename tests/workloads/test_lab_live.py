@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,6 +18,8 @@ from tests.conftest import gone, wait_until
 from workloads.bench import BenchPlan, aggregate, run_bench, run_one
 from workloads.config import MODELS, LabConfig
 from workloads.frames import Frame
+from workloads.lab import FACTS_PREFIX
+from workloads.labmain import _Out
 from workloads.recording import read_recording
 from workloads.session import LabSession
 
@@ -272,7 +275,7 @@ def test_cli_record_writes_a_readable_recording(tmp_path: Path) -> None:
     assert recording.frames[-1].app is not None
 
 
-def test_a_paused_session_samples_once_a_second() -> None:
+def test_a_paused_session_stops_sampling_but_reports_a_dead_lab() -> None:
     frames: list[Frame] = []
     session = LabSession(
         LabConfig.validated(model="asyncio", concurrency=4), on_frame=frames.append
@@ -281,11 +284,28 @@ def test_a_paused_session_samples_once_a_second() -> None:
     try:
         assert wait_until(lambda: len(frames) >= 3, timeout=10)
         session.pause(True)
+        time.sleep(0.2)  # a tick already under way may still land
         paused_at = len(frames)
-        time.sleep(2.5)  # counting frames over a span of time is the point here
-        assert len(frames) - paused_at <= 4  # ~1 a second, not 25
+        time.sleep(1.5)  # counting frames over a span of time is the point here
+        assert len(frames) == paused_at  # nothing sampled while paused
+        lab_pid = session.lab_pid
+        assert lab_pid is not None
+        os.kill(lab_pid, signal.SIGKILL)
+        assert wait_until(lambda: len(frames) > paused_at, timeout=3)
+        dead = frames[paused_at]
+        assert not dead.lab_alive
+        assert any("died" in e for e in dead.events), dead.events
+        time.sleep(0.5)
+        assert len(frames) == paused_at + 1  # the news once, then quiet again
         session.pause(False)
         resumed_at = len(frames)
-        assert wait_until(lambda: len(frames) - resumed_at >= 10, timeout=3)
+        assert wait_until(lambda: len(frames) - resumed_at >= 5, timeout=3)
     finally:
         session.stop()
+
+
+def test_facts_lines_carry_the_prefix_the_observer_recognises() -> None:
+    """The reader keeps facts lines unparsed by their prefix: labmain must write it."""
+    stream = io.StringIO()
+    _Out(stream).send({"type": "facts", "t": 1.0, "phases": {"7": "cpu"}})
+    assert stream.getvalue().encode().startswith(FACTS_PREFIX)
