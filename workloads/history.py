@@ -82,7 +82,7 @@ class SeriesStats:
 class FrameHistory:
     """A bounded memory of recent frames, strips and series; append on one thread only."""
 
-    def __init__(self, *, frames: int = 64, strip_len: int = 60, series_len: int = 240) -> None:
+    def __init__(self, *, frames: int = 64, strip_len: int = 60, series_len: int = 1200) -> None:
         self.strip_len = strip_len
         self.series_len = series_len
         self._capacity = frames
@@ -198,6 +198,46 @@ class FrameHistory:
             return tuple(values)
         tail = list(values)[-n:] if n > 0 else []
         return (None,) * (n - len(tail)) + tuple(tail)
+
+    def open_samples(self, per: int) -> int:
+        """Samples in the column still filling when columns hold `per` samples each."""
+        return self.appended % per if per > 1 else 0
+
+    def columns(
+        self, name: str, n: int, per: int, *, peak: bool = False
+    ) -> tuple[float | None, ...]:
+        """The last `n` complete columns of `per` samples each, left-padded with None.
+
+        Columns are aligned to the count of samples ever appended, so a chart
+        drawn from them moves once every `per` samples and stays still in
+        between (a still line costs the terminal nothing to redraw). A column
+        is the mean of its measured samples (the peak with `peak`), None if it
+        has none; the column still filling is left out.
+        """
+        if per <= 1:
+            return self.series(name, n)
+        values = list(self._series[name])
+        end = len(values) - self.open_samples(per)
+        out: list[float | None] = []
+        while end > 0 and len(out) < n:
+            known = [v for v in values[max(0, end - per) : end] if v is not None]
+            out.append((max(known) if peak else sum(known) / len(known)) if known else None)
+            end -= per
+        out.reverse()
+        return (None,) * (n - len(out)) + tuple(out)
+
+    def column_markers(self, n: int, per: int) -> tuple[str | None, ...]:
+        """Change labels for `columns` (a column's first change), left-padded."""
+        if per <= 1:
+            return self.markers(n)
+        labels = list(self._markers)
+        end = len(labels) - self.open_samples(per)
+        out: list[str | None] = []
+        while end > 0 and len(out) < n:
+            out.append(next((m for m in labels[max(0, end - per) : end] if m is not None), None))
+            end -= per
+        out.reverse()
+        return (None,) * (n - len(out)) + tuple(out)
 
     def stats(self, name: str, n: int | None = None) -> SeriesStats:
         """Current, p99 and max over the last `n` samples, ignoring gaps (None)."""

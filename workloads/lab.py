@@ -97,7 +97,7 @@ class LabProcess:
         if parsed is not None and parsed[0] is line:
             return parsed[1]
         try:
-            message = json.loads(line)
+            message: dict[str, Any] = json.loads(line)
         except ValueError:
             return None if parsed is None else parsed[1]
         self._facts = (line, message)

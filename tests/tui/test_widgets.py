@@ -187,11 +187,32 @@ def test_metric_headings_drop_figures_rather_than_cut_them() -> None:
 
 
 def test_small_panes_drop_charts_before_overflowing() -> None:
-    history = history_of(make_frame(1))
+    history = history_of(*(make_frame(seq) for seq in range(1, 7)))  # one closed column
     widget = pane(SwitchesPane, history, size=(40, 3))
     lines = widget.lines_text()
     assert lines[0].startswith("voluntary/s  400")
     assert len([ln for ln in lines if ln.strip()]) == 3
+
+
+def test_a_chart_column_is_half_a_second_and_the_chart_moves_only_when_one_closes() -> None:
+    history = history_of(*(make_frame(seq, voluntary_per_s=100.0 * seq) for seq in range(1, 11)))
+    widget = pane(SwitchesPane, history, size=(40, 12))
+    lines = widget.lines_text()
+    chart = widget._charts["voluntary_per_s"][1]
+    # 10 frames at 10 Hz: two columns of five (means 300 and 800), at the right
+    rows = lines[1:5]
+    assert all(not row[:-2].strip() for row in rows), rows
+    assert rows[-1].endswith("██") and rows[0].endswith(" █"), rows  # 300 is under half
+    assert lines[0].startswith("voluntary/s  1.0k")  # the heading follows every frame
+    history.append(make_frame(11, voluntary_per_s=5000.0))
+    widget.show(history)
+    assert widget.lines_text()[0].startswith("voluntary/s  5.0k")
+    assert widget._charts["voluntary_per_s"][1] is chart  # the open column is not drawn
+    for seq in range(12, 16):
+        history.append(make_frame(seq, voluntary_per_s=5000.0))
+        widget.show(history)
+    assert widget.lines_text()[1].endswith("  █")  # the new column sets the scale
+    assert widget._charts["voluntary_per_s"][1] is not chart  # a column closed
 
 
 def test_switches_pane_rates_totals_and_na() -> None:

@@ -65,6 +65,37 @@ def test_series_keep_unmeasurable_values_as_gaps_not_zeros() -> None:
     assert history.stats("ready_queue").max is None
 
 
+def test_columns_average_closed_groups_aligned_to_the_append_count() -> None:
+    history = FrameHistory()
+    values = [None, 2.0, 4.0, 6.0, None, None, 10.0]
+    for seq, value in enumerate(values, start=1):
+        history.append(make_frame(seq, voluntary_per_s=value))
+    # 7 appended, groups of 3: [None 2 4] [6 None None] close; [10] is still open.
+    assert history.open_samples(3) == 1
+    assert history.columns("voluntary_per_s", 4, 3) == (None, None, 3.0, 6.0)
+    assert history.columns("voluntary_per_s", 4, 3, peak=True) == (None, None, 4.0, 6.0)
+    history.append(make_frame(8, voluntary_per_s=None))
+    assert history.columns("voluntary_per_s", 2, 3) == (3.0, 6.0)  # still open: unchanged
+    history.append(make_frame(9, voluntary_per_s=None))
+    assert history.columns("voluntary_per_s", 2, 3) == (6.0, 10.0)  # closed: moves once
+    assert history.columns("voluntary_per_s", 2, 1) == history.series("voluntary_per_s", 2)
+
+
+def test_a_column_with_no_measured_sample_is_a_gap() -> None:
+    history = FrameHistory()
+    for seq in range(1, 5):
+        history.append(make_frame(seq, voluntary_per_s=None))
+    assert history.columns("voluntary_per_s", 2, 2) == (None, None)
+
+
+def test_column_markers_keep_a_change_inside_its_column() -> None:
+    history = FrameHistory()
+    for seq in range(1, 7):
+        history.append(make_frame(seq, lab_index=1 if seq < 5 else 2))
+    assert history.markers(6) == (None, None, None, None, "lab 2: threads", None)
+    assert history.column_markers(3, 2) == (None, None, "lab 2: threads")
+
+
 def test_stats_p99_is_a_nearest_rank_over_the_window() -> None:
     history = FrameHistory()
     for seq in range(1, 101):

@@ -56,6 +56,12 @@ class LineBuilder:
             self.length += cell_len(text)
         return self
 
+    def add_cells(self, text: str, style: Style | None = None) -> LineBuilder:
+        """`add` for text known to be one cell per character (state glyphs)."""
+        self.segments.append(Segment(text, style))
+        self.length += len(text)
+        return self
+
     def pad_to(self, column: int, style: Style | None = None) -> LineBuilder:
         """Spaces up to `column` (at least one if already there and not at 0)."""
         return self.add(" " * max(0, column - self.length), style)
@@ -86,8 +92,12 @@ class LinesWidget(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.glyphs: Glyphs = ASCII if ascii else UNICODE
-        self._lines: list[Strip] | None = None
+        self._lines: list[Strip] | None = None  # styled, as drawn
+        self._raw: list[Strip] = []  # as built, before the pane's base style
+        self._base: Style | None = None
         self._blank = Strip([])
+        self._blank_base: Style | None = None
+        self._rich_style_kept: Style | None = None
         self._built_for: tuple[Size, int] | None = None
         self._styles_cache_local: dict[str, Style] = {}
         self._styles_mounted: dict[str, Style] = {}
@@ -107,15 +117,36 @@ class LinesWidget(Widget):
             cached = self._styles_cache_local[name] = Style.parse(FALLBACK.get(name, "") or "none")
         return cached
 
+    def _pane_style(self) -> Style:
+        """The pane's own colours (Textual walks every ancestor for them: kept until restyled)."""
+        style = self._rich_style_kept
+        if style is None:
+            style = self._rich_style_kept = self.rich_style
+        return style
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._rich_style_kept = None
         self._styles_mounted.clear()
         self.invalidate()  # a theme change recolours every cached strip
 
     def set_title(self, title: str) -> None:
-        """Set the border title only if it changed (each assignment costs a repaint)."""
-        if self.border_title != title:
-            self.border_title = title
+        """Set the border title, repainting only the top border line.
+
+        Assigning `border_title` makes Textual repaint every line of the pane.
+        The threads pane's title counts threads, which changes on most frames
+        of a lab that starts a thread per task, and repainting its ~40 unchanged
+        lines for that was a third of the pane's cost. So the title is stored
+        as Textual's setter stores it, and only its line is marked dirty.
+        """
+        if self.border_title == title:
+            return
+        if not self.is_mounted or self._border_title is None:
+            self.border_title = title  # the first title: a full repaint anyway
+            return
+        self._border_title = self.render_str(title).expand_tabs(4).split()[0]
+        x, y = self.content_offset
+        self.refresh(Region(-x, -y, self.outer_size.width, 1))
 
     # -- drawing ---------------------------------------------------------
 
@@ -141,7 +172,8 @@ class LinesWidget(Widget):
         """Rebuild now and repaint only the lines that changed.
 
         Most of a pane is stable from one frame to the next (blank rows, labels),
-        and Textual's cost is per painted cell, so this halves the UI's CPU.
+        and Textual's cost is per painted line, so only changed lines are marked
+        dirty, in one `refresh` call (each call also clears the widget's caches).
         A hidden or unmounted pane is left alone: it rebuilds when next painted.
         """
         if not self.is_mounted or not self.display:
@@ -151,23 +183,23 @@ class LinesWidget(Widget):
         if key == self._built_for:
             return
         same_size = self._built_for is not None and self._built_for[0] == size
-        old = self._lines if same_size else None
-        self._rebuild(size)
+        old = len(self._lines) if same_size and self._lines is not None else None
+        changed = self._rebuild(size)
         self._built_for = key
-        new = self._lines or []
         if old is None:
             self.refresh()
             return
-        start: int | None = None
-        for y in range(max(len(old), len(new)) + 1):
-            differs = y < max(len(old), len(new)) and (
-                y >= len(old) or y >= len(new) or old[y] != new[y]
-            )
-            if differs and start is None:
-                start = y
-            elif not differs and start is not None:
-                self.refresh(Region(0, start, size.width, y - start))
-                start = None
+        new = len(self._lines or ())
+        changed.extend(range(new, old))  # lines that are now blank
+        regions: list[Region] = []
+        for y in changed:
+            last = regions[-1] if regions else None
+            if last is not None and last.bottom == y:  # extend the run
+                regions[-1] = Region(0, last.y, size.width, last.height + 1)
+            else:
+                regions.append(Region(0, y, size.width, 1))
+        if regions:
+            self.refresh(*regions)
 
     def render_line(self, y: int) -> Strip:
         size = self.draw_size
@@ -178,15 +210,32 @@ class LinesWidget(Widget):
         assert self._lines is not None
         return self._lines[y] if 0 <= y < len(self._lines) else self._blank
 
-    def _rebuild(self, size: Size) -> None:
-        lines = list(self.build(size.width, size.height))[: size.height]
+    def _rebuild(self, size: Size) -> list[int]:
+        """Build the lines for `size`; the indices of lines that differ from the last build.
+
+        A line equal to the one built last time at the same place keeps its
+        styled strip: no restyling, and no repaint.
+        """
+        raw = list(self.build(size.width, size.height))[: size.height]
         if self.glyphs.translate:
-            lines = [self._plain(line, size.width) for line in lines]
-        base = self.rich_style if self.is_mounted else None  # costly: once per build
-        if base is not None:  # unstyled gaps take the pane's own colours
-            lines = [line.apply_style(base) for line in lines]
-        self._lines = lines
-        self._blank = Strip.blank(size.width, base)
+            raw = [self._plain(line, size.width) for line in raw]
+        base = self._pane_style() if self.is_mounted else None
+        prev_raw, prev = self._raw, self._lines
+        if prev is None or base != self._base or len(prev_raw) != len(prev):
+            prev_raw, prev = [], []
+        lines: list[Strip] = []
+        changed: list[int] = []
+        for y, line in enumerate(raw):
+            if y < len(prev_raw) and prev_raw[y] == line:
+                lines.append(prev[y])
+                continue
+            # unstyled gaps take the pane's own colours
+            lines.append(line if base is None else line.apply_style(base))
+            changed.append(y)
+        self._raw, self._lines, self._base = raw, lines, base
+        if self._blank.cell_length != size.width or self._blank_base != base:
+            self._blank, self._blank_base = Strip.blank(size.width, base), base
+        return changed
 
     def _plain(self, line: Strip, width: int) -> Strip:
         segments = [Segment(self.glyphs.plain(s.text), s.style) for s in line]

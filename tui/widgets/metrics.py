@@ -5,12 +5,20 @@ this base lays them out for any size: each metric is a heading (label and
 figures) over a sparkline as wide as the pane, and the sparklines share the
 rows left over, so a tall pane on a projector gets tall charts while an
 80×24 terminal still gets one row each.
+
+A chart column is half a second of samples (five frames at the default 10 Hz;
+the heading's figures still change with every frame). That shows a minute of
+history in a wide pane rather than six seconds, and a chart only moves twice a
+second, so between moves its rows are reused as they are and the terminal
+repaints only the headings: the side panes are most of the screen, and
+redrawing every row of them ten times a second was most of ccviz's own CPU.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from textual.strip import Strip
 
@@ -23,6 +31,9 @@ from workloads.history import FrameHistory
 __all__ = ["Metric", "MetricPane", "Text"]
 
 MAX_SPARK_ROWS = 8
+
+#: Seconds of samples per chart column.
+COLUMN_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,7 @@ class Metric:
     top: float | None = None  # fixed scale (e.g. a pool's size); None = auto
     p99: bool = True
     p99_override: float | None = None  # e.g. from a histogram rather than the series
+    peak: bool = False  # a column shows its samples' peak, not their mean (spikes matter)
 
 
 Item = Text | Metric
@@ -52,6 +64,15 @@ class MetricPane(LinesWidget):
     """A pane of text lines and metrics, all read from the frame history."""
 
     history: FrameHistory | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # series -> (what the chart was drawn from, its rows): reused until a column closes
+        self._charts: dict[str, tuple[tuple[object, ...], list[Strip]]] = {}
+
+    def notify_style_update(self) -> None:
+        self._charts.clear()
+        super().notify_style_update()
 
     def show(self, history: FrameHistory) -> None:
         """Point the pane at the history; it redraws from it when next painted."""
@@ -107,8 +128,14 @@ class MetricPane(LinesWidget):
     def _metric_lines(
         self, metric: Metric, history: FrameHistory, width: int, rows: int
     ) -> list[Strip]:
-        ours = max(1, min(width, history.lab_samples))  # this lab's samples on screen
-        stats = history.stats(metric.series, ours)
+        latest = history.latest
+        hz = latest.config.get("hz") if latest is not None else None
+        per = max(1, round(COLUMN_S * float(hz))) if isinstance(hz, int | float) and hz > 0 else 1
+        open_ = history.open_samples(per)
+        # Columns wholly of this lab's samples; older ones are drawn dim and do not scale.
+        ours = max(0, min(width, (history.lab_samples - open_) // per))
+        window = max(1, min(history.lab_samples, width * per + open_))
+        stats = history.stats(metric.series, window)
         p99 = metric.p99_override if metric.p99_override is not None else stats.p99
         dim, value = self.style_of("lines--dim"), self.style_of("lines--value")
         # The heading drops p99, then max, rather than cut a figure in half.
@@ -126,13 +153,22 @@ class MetricPane(LinesWidget):
             baseline=self.style_of("lines--dim"),
             marker=self.style_of("lines--marker"),
         )
-        chart = sparkline(
-            history.series(metric.series, width),
-            history.markers(width),
-            height=rows,
-            glyphs=self.glyphs,
-            styles=styles,
-            top=metric.top,
-            dim_before=width - ours,
-        )
-        return [head.strip(width, value)] + [Strip(row, width) for row in chart]
+        key = (history.appended - open_, per, width, rows, ours, metric.top, metric.peak, styles)
+        cached = self._charts.get(metric.series)
+        if cached is not None and cached[0] == key:
+            chart = cached[1]
+        else:
+            chart = [
+                Strip(row, width)
+                for row in sparkline(
+                    history.columns(metric.series, width, per, peak=metric.peak),
+                    history.column_markers(width, per),
+                    height=rows,
+                    glyphs=self.glyphs,
+                    styles=styles,
+                    top=metric.top,
+                    dim_before=width - ours,
+                )
+            ]
+            self._charts[metric.series] = (key, chart)
+        return [head.strip(width, value), *chart]

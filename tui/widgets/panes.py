@@ -76,7 +76,7 @@ class LoopPane(MetricPane):
                     )
                 ),
                 Metric("ready queue", "ready_queue"),
-                Metric("lag", "lag_ms", fmt=fmt_ms, p99_override=lag_p99),
+                Metric("lag", "lag_ms", fmt=fmt_ms, p99_override=lag_p99, peak=True),
             ]
             if frame.model in ("asyncio-offload", "asyncio-procs"):
                 items.append(Text((("executor backlog", fmt_count(loop.executor_backlog)),)))
@@ -166,7 +166,7 @@ class ThroughputPane(MetricPane):
         app = frame.app
         return [
             Metric("tasks/s", "throughput_per_s", fmt=fmt_rate, p99=False),
-            Metric("p99 latency", "p99_ms", fmt=fmt_ms, p99=False),
+            Metric("p99 latency", "p99_ms", fmt=fmt_ms, p99=False, peak=True),
             Text(
                 (
                     ("p50", fmt_ms(frame.latency_ms.get("p50"))),

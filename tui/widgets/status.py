@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -204,8 +205,7 @@ class VerdictLine(LinesWidget):
 
     def _wrapped(self, width: int) -> list[str]:
         text, _ = self._text()
-        text = self.glyphs.plain(f"{self.glyphs.pointer} {text}")
-        return textwrap.wrap(text, max(10, width - 1), subsequent_indent="  ")[:2] or [""]
+        return _wrap(self.glyphs.plain(f"{self.glyphs.pointer} {text}"), max(10, width - 1))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._wrapped(width))
@@ -215,3 +215,9 @@ class VerdictLine(LinesWidget):
         style = self.style_of(style_name)
         return [LineBuilder().add(" " + line, style).strip(width, style)
                 for line in self._wrapped(width)]
+
+
+@functools.lru_cache(maxsize=16)
+def _wrap(text: str, width: int) -> list[str]:
+    """At most two lines (asked several times per frame for the same text: kept)."""
+    return textwrap.wrap(text, width, subsequent_indent="  ")[:2] or [""]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 from rich.style import Style
 from textual import events
@@ -42,6 +43,9 @@ STATE_WORDS: tuple[tuple[ThreadState, str], ...] = (
     (ThreadState.GIL_WAIT, "GIL wait"),
     (ThreadState.WAITING, "waiting"),
 )
+
+#: Stands in for a state where a change marker is drawn.
+_MARKER = object()
 
 MAX_STRIP = 60
 MIN_STRIP = 16
@@ -94,6 +98,8 @@ class ThreadsPane(LinesWidget):
     history: FrameHistory | None = None
     density = False
     scroll_rows = 0  # rows scrolled past with the mouse wheel
+    _cells: dict[object, tuple[str, Style]] | None = None
+    _cells_for: object = None
 
     def show(self, history: FrameHistory) -> None:
         self.history = history
@@ -215,22 +221,45 @@ class ThreadsPane(LinesWidget):
         states: Sequence[ThreadState | None],
         markers: Sequence[str | None],
     ) -> None:
-        """Append the strip, joining runs of equal cells into one segment."""
-        run: list[str] = []
-        run_style: Style | None = None
-        marker_style = self.style_of("lines--marker")
-        for state, marker in zip(states, markers, strict=True):
-            if marker is not None:
-                char, style = self.glyphs.marker, marker_style
-            else:
-                char, style = self.glyphs.state(state), self.style_of(STATE_CLASS[state])
-            if style != run_style and run:
-                line.add("".join(run), run_style)
-                run = []
-            run_style = style
-            run.append(char)
+        """Append the strip, joining runs of equal cells into one segment.
+
+        Runs are found with `groupby` over the states (markers overwrite their
+        column), so a row costs a few segments, not a Python step per cell.
+        """
+        table = self._cell_table()
+        keys: Sequence[object] = states
+        if markers.count(None) != len(markers):
+            keys = [_MARKER if m is not None else s for s, m in zip(states, markers, strict=True)]
+        if keys and keys.count(keys[0]) == len(keys):  # one state all along: common
+            char, style = table[keys[0]]
+            line.add_cells(char * len(keys), style)
+            return
+        run, run_style = "", None
+        for key, group in groupby(keys):
+            char, style = table[key]
+            text = char * len(list(group))
+            if style is run_style or style == run_style:
+                run += text
+                continue
+            if run:
+                line.add_cells(run, run_style)
+            run, run_style = text, style
         if run:
-            line.add("".join(run), run_style)
+            line.add_cells(run, run_style)
+
+    def _cell_table(self) -> dict[object, tuple[str, Style]]:
+        """Each state's (glyph, style), and the marker's; built once per styling."""
+        table = self._cells
+        if table is None or self._cells_for is not self.glyphs:
+            table = {state: (self.glyphs.state(state), self.style_of(cls))
+                     for state, cls in STATE_CLASS.items()}  # fmt: skip
+            table[_MARKER] = (self.glyphs.marker, self.style_of("lines--marker"))
+            self._cells, self._cells_for = table, self.glyphs
+        return table
+
+    def notify_style_update(self) -> None:
+        self._cells = None
+        super().notify_style_update()
 
     def _figure(self, sample: ThreadSample, figure: str) -> tuple[str, Style]:
         if figure == "exe":
