@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pathlib import Path
 from typing import TypeVar
 
@@ -295,6 +297,24 @@ def test_header_shows_pending_changes_badges_and_short_form() -> None:
     short, _ = header(info, width=80)
     assert short.startswith(" [1] threads") and "conc 32→64" in short and "share 0.20" in short
     assert "lab 1000 #1" in short
+
+
+def test_live_header_redraws_its_clock_twice_a_second_but_a_change_at_once() -> None:
+    config = LabConfig()
+    widget = StatusHeader()
+    widget.fallback_size = Size(160, 2)
+
+    def show(t: float, requested: LabConfig = config, **changes: Any) -> list[str]:
+        frame = make_frame(int(t * 10), t=t, **changes)
+        widget.show(HeaderInfo(frame, requested, "live", live=True))
+        return widget.lines_text()
+
+    assert "1.0s" in show(1.0)[0]
+    assert "1.0s" in show(1.2)[0]  # only the clock moved: not yet
+    assert "1.5s" in show(1.5)[0]
+    top, cost = show(1.6, lab_alive=False)  # a badge: at once
+    assert "1.6s" in top and "LAB DOWN" in cost
+    assert "concurrency 32→64" in show(1.7, config.replace(concurrency=64))[0]  # a key: at once
 
 
 def test_verdict_line_wraps_rather_than_cutting_the_advice() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.geometry import Size
 from textual.strip import Strip
@@ -55,10 +55,46 @@ def _value(key: str, config: dict[str, object]) -> str:
     return str(value)
 
 
+#: While live, the header's clock and cost figures are redrawn at most this often.
+TICKING_PERIOD_S = 0.5
+
+
+def _ticking_only(old: HeaderInfo, new: HeaderInfo) -> bool:
+    """Whether only the clock and the cost figures differ (same lab, config and badges)."""
+    a, b = old.frame, new.frame
+    if a is None or b is None or replace(old, frame=None) != replace(new, frame=None):
+        return False
+    return (a.lab_index, a.lab_pid, a.lab_alive, a.config, a.fidelity) == (
+        b.lab_index, b.lab_pid, b.lab_alive, b.config, b.fidelity,
+    )  # fmt: skip
+
+
 class StatusHeader(InfoLines[HeaderInfo]):
-    """Two lines: the running config, then the source, the observer's cost and badges."""
+    """Two lines: the running config, then the source, the observer's cost and badges.
+
+    Live, a new frame that changes only the elapsed time and the cost figures
+    is drawn at most twice a second: ten changes a second cannot be read, and
+    each costs two repainted lines. Anything else (a key's effect, a badge, an
+    applied change, a new lab) is drawn at once.
+    """
 
     DEFAULT_CSS = "StatusHeader { height: 2; }"
+
+    _drawn_t = 0.0  # the frame time last drawn
+
+    def show(self, info: HeaderInfo) -> None:
+        old = self.info
+        if (
+            old is not None
+            and info.live
+            and info.frame is not None
+            and info.frame.t - self._drawn_t < TICKING_PERIOD_S
+            and _ticking_only(old, info)
+        ):
+            return
+        if info.frame is not None:
+            self._drawn_t = info.frame.t
+        super().show(info)
 
     def build(self, width: int, height: int) -> Iterable[Strip]:
         info = self.info
