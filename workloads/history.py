@@ -95,7 +95,7 @@ class FrameHistory:
             name: deque(maxlen=self.series_len) for name in SERIES
         }
         self._strips: dict[ThreadKey, deque[ThreadState | None]] = {}
-        self._absent: dict[ThreadKey, int] = {}  # samples since a strip's thread was last seen
+        self._last: dict[ThreadKey, int] = {}  # the sample a strip was last extended at
         self._activity: dict[ThreadKey, float] = {}
         self._changes: deque[Change] = deque(maxlen=32)
         self._lab_started: float | None = None
@@ -126,30 +126,34 @@ class FrameHistory:
         self.appended += 1
 
     def _append_strips(self, threads: Sequence[ThreadSample]) -> None:
-        seen: set[ThreadKey] = set()
+        """One cell for every thread in the frame; an absent thread's cells are implied.
+
+        A thread-per-task lab leaves hundreds of vanished threads in the window,
+        so their blank cells are not appended one by one: a strip remembers the
+        sample it was last extended at, and the gap is filled when it is read
+        (or when the thread shows up again). Strips absent for a whole strip
+        are forgotten in a sweep every few samples.
+        """
+        now, n = self.appended, self.strip_len
+        strips, last, activity = self._strips, self._last, self._activity
         for sample in threads:
             key = (sample.pid, sample.tid)
-            seen.add(key)
-            strip = self._strips.get(key)
+            strip = strips.get(key)
             if strip is None:
-                strip = self._strips[key] = deque(
-                    [None] * (self.strip_len - 1), maxlen=self.strip_len
-                )
+                strip = strips[key] = deque([None] * (n - 1), maxlen=n)
+            else:
+                gap = now - last[key] - 1
+                if gap > 0:
+                    strip.extend([None] * min(gap, n))
             # a thread seen for the first time has no measured interval yet: blank cell
             strip.append(None if sample.new else sample.state)
-            self._absent[key] = 0
+            last[key] = now
             busy = sample.executing + (sample.runnable or 0.0) + (sample.gil_wait or 0.0)
-            old = self._activity.get(key)
-            self._activity[key] = (
-                busy if old is None else old + _ACTIVITY_ALPHA * (busy - old)
-            )
-        for key in list(self._strips):
-            if key in seen:
-                continue
-            self._strips[key].append(None)
-            self._absent[key] += 1
-            if self._absent[key] >= self.strip_len:
-                del self._strips[key], self._absent[key], self._activity[key]
+            old = activity.get(key)
+            activity[key] = busy if old is None else old + _ACTIVITY_ALPHA * (busy - old)
+        if now % max(1, n // 4) == 0:
+            for key in [k for k, seen in last.items() if now - seen >= n]:
+                del strips[key], last[key], activity[key]
 
     # -- reading ---------------------------------------------------------
 
@@ -271,8 +275,11 @@ class FrameHistory:
         """The last `n` states of a thread (None = not alive then), left-padded."""
         n = self.strip_len if n is None else n
         cells = self._strips.get(key)
-        tail = list(cells)[-n:] if cells is not None and n > 0 else []
-        return (None,) * (n - len(tail)) + tuple(tail)
+        if cells is None or n <= 0:
+            return (None,) * max(0, n)
+        absent = min(n, self.appended - 1 - self._last[key])  # implied blank cells
+        tail = list(cells)[-(n - absent) :] if absent < n else []
+        return (None,) * (n - len(tail) - absent) + tuple(tail) + (None,) * absent
 
     def activity(self, key: ThreadKey) -> float:
         """Smoothed busy share (executing + runnable + GIL wait) of a thread."""

@@ -36,6 +36,21 @@ def test_a_vanished_thread_scrolls_out_then_is_forgotten() -> None:
     assert (1000, 1) not in history._strips  # pruned after a full strip of absence
 
 
+def test_a_thread_missing_for_a_few_samples_comes_back_after_a_gap() -> None:
+    E = ThreadState.EXECUTING
+    history = FrameHistory(strip_len=6)
+    here = (make_thread(1, executing=1.0), make_thread(2))
+    history.append(make_frame(1, threads=here))
+    history.append(make_frame(2, threads=here))
+    for seq in (3, 4):
+        history.append(make_frame(seq, threads=(make_thread(2),)))
+    assert history.strip((1000, 1)) == (None, None, E, E, None, None)
+    history.append(make_frame(5, threads=here))
+    assert history.strip((1000, 1)) == (None, E, E, None, None, E)
+    assert history.strip((1000, 1), 2) == (None, E)
+    assert history.strip((1000, 1), 8) == (None, None, None, E, E, None, None, E)
+
+
 def test_markers_where_the_lab_or_the_generation_changed() -> None:
     history = FrameHistory(strip_len=5)
     history.append(make_frame(1, app=make_app_facts(generation=0)))
