@@ -210,7 +210,8 @@ class CcvizApp(MixControls, App[None]):
             self.header.show(self._header_info())
             judge = verdict if frame is None or frame.model != ATTACH_MODEL else attach_verdict
             found = None if frame is None else judge(frame, self.history, cores=self.source.cores)
-            self.verdict_line.show(found, self.error)
+            ticking = frame.t if frame is not None and self.source.live else None
+            self.verdict_line.show(found, self.error, t=ticking)
             self.threads.show(self.history)
             if self.side.display:  # hidden at small sizes: skip the work
                 for pane in self.side_panes:

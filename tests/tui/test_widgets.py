@@ -328,6 +328,18 @@ def test_verdict_line_wraps_rather_than_cutting_the_advice() -> None:
     assert widget.lines_text()[0].startswith(" ▶ start the lab failed")
 
 
+def test_live_verdict_figures_move_twice_a_second_but_a_new_rule_at_once() -> None:
+    widget = VerdictLine()
+    widget.fallback_size = Size(120, 2)
+    widget.show(Verdict("lag 30 ms", "4", "loop-blocked"), t=1.0)
+    widget.show(Verdict("lag 31 ms", "4", "loop-blocked"), t=1.2)
+    assert "lag 30 ms" in widget.lines_text()[0]  # same rule, new figure: not yet
+    widget.show(Verdict("lag 32 ms", "4", "loop-blocked"), t=1.5)
+    assert "lag 32 ms" in widget.lines_text()[0]
+    widget.show(Verdict("all good", None, "healthy", "ok"), t=1.6)
+    assert "all good" in widget.lines_text()[0]  # another rule: at once
+
+
 def test_formats() -> None:
     assert [fmt_rate(v) for v in (None, 0, 5.25, 950, 12_345, 4_100_000)] == [
         "n/a", "0", "5.2", "950", "12k", "4.1M"

@@ -216,9 +216,30 @@ class VerdictLine(LinesWidget):
     message: str | None = None  # overrides the verdict (e.g. a lab that failed to start)
     _version = 0
 
-    def show(self, verdict: Verdict | None, message: str | None = None) -> None:
+    _drawn_t = 0.0
+
+    def show(
+        self, verdict: Verdict | None, message: str | None = None, *, t: float | None = None
+    ) -> None:
+        """Show a verdict; given `t` (a live frame's time), figures alone move twice a second.
+
+        The same rule with new figures in its sentence is redrawn at most every
+        `TICKING_PERIOD_S`; a different rule or message is drawn at once.
+        """
         if (verdict, message) == (self.verdict, self.message):
             return
+        old = self.verdict
+        if (
+            t is not None
+            and t - self._drawn_t < TICKING_PERIOD_S
+            and message == self.message
+            and verdict is not None
+            and old is not None
+            and (verdict.rule, verdict.level) == (old.rule, old.level)
+        ):
+            return
+        if t is not None:
+            self._drawn_t = t
         width = self.draw_size.width
         rows = len(self._wrapped(width))
         self.verdict, self.message = verdict, message
