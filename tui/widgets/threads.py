@@ -205,14 +205,21 @@ class ThreadsPane(LinesWidget):
         value, dim = self.style_of("lines--value"), self.style_of("lines--dim")
         line = LineBuilder()
         ident = f"{sample.pid}/{sample.tid}" if layout.id_width > 7 else str(sample.tid)
-        line.add(ident[-layout.id_width :].rjust(layout.id_width), dim).add(" ")
+        line.add(ident[-layout.id_width :].rjust(layout.id_width) + " ", dim)
         if layout.name_width:
             line.add(sample.name[: layout.name_width].ljust(layout.name_width) + " ", value)
         self._strip_cells(line, states, markers)
-        line.add(" ")
+        # Figures sharing a style go in one segment: each segment costs Textual
+        # a step per painted line.
+        text, style = " ", dim
         for figure in layout.figures:
-            text, style = self._figure(sample, figure)
-            line.add(text.rjust(FIGURE_WIDTH[figure]), style)
+            figure_text, figure_style = self._figure(sample, figure)
+            if figure_style is not style and text.strip():
+                line.add(text, style)
+                text = ""
+            text += figure_text.rjust(FIGURE_WIDTH[figure])
+            style = figure_style
+        line.add(text, style)
         return line.strip(width, value)
 
     def _strip_cells(
