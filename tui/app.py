@@ -39,6 +39,7 @@ from workloads.verdict import verdict
 __all__ = ["CcvizApp", "make_app"]
 
 TICK_S = 0.05  # the replay clock's resolution
+SIDE_PERIOD_S = 0.2  # live, the side panes' figures change five times a second
 REPLAY_ACTIONS = frozenset({"step", "speed", "seek", "seek_to"})
 
 
@@ -106,6 +107,7 @@ class CcvizApp(MixControls, App[None]):
         self.ascii = ascii
         self.history = FrameHistory()
         self.paused = False
+        self._side_drawn = (0.0, -1)  # (frame time, lab index) the side panes last showed
         self._warned: set[tuple[int, str]] = set()
         self.density = False
         self.error: str | None = None
@@ -213,11 +215,27 @@ class CcvizApp(MixControls, App[None]):
             ticking = frame.t if frame is not None and self.source.live else None
             self.verdict_line.show(found, self.error, t=ticking)
             self.threads.show(self.history)
-            if self.side.display:  # hidden at small sizes: skip the work
+            if self.side.display and self._side_due(frame):  # hidden at small sizes
                 for pane in self.side_panes:
                     pane.show(self.history)
             if self.settings.has_class("-open"):
                 self.settings.sync(self.source.config)
+
+    def _side_due(self, frame: Frame | None) -> bool:
+        """Live, the side panes follow at most every `SIDE_PERIOD_S` (at once for a new lab).
+
+        They are half the screen, and their figures cannot be read at ten
+        changes a second; the threads pane, the animation, keeps every frame.
+        Paused, replayed or stepped frames are always shown whole.
+        """
+        if frame is None or not self.source.live or self.paused:
+            return True
+        last_t, last_lab = self._side_drawn
+        # three quarters of the period: frames a period apart are due despite jitter
+        if frame.lab_index == last_lab and 0 <= frame.t - last_t < 0.75 * SIDE_PERIOD_S:
+            return False
+        self._side_drawn = (frame.t, frame.lab_index)
+        return True
 
     def _header_info(self) -> HeaderInfo:
         source = self.source

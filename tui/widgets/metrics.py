@@ -74,13 +74,16 @@ class MetricPane(LinesWidget):
         self._charts.clear()
         super().notify_style_update()
 
+    _shown = -1  # history.appended when last shown: a pane not shown a frame keeps its lines
+
     def show(self, history: FrameHistory) -> None:
-        """Point the pane at the history; it redraws from it when next painted."""
+        """Point the pane at the history and redraw what changed."""
         self.history = history
+        self._shown = history.appended
         self.update_lines()
 
     def version(self) -> int:
-        return -1 if self.history is None else self.history.appended
+        return self._shown
 
     def items(self, frame: Frame, history: FrameHistory) -> Sequence[Item]:
         """What this pane shows for `frame`; override."""

@@ -1,0 +1,36 @@
+"""Live, the side panes and the header follow at a calmer pace than the threads pane."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.factories import make_frame
+from tests.tui.fake_sources import FakeLive
+from tests.tui.helpers import wait_for
+from tui.app import make_app
+from tui.sources import FrameReady
+from tui.widgets.panes import SwitchesPane
+
+pytestmark = [pytest.mark.anyio]
+
+
+async def test_side_panes_follow_five_times_a_second_the_threads_pane_every_frame() -> None:
+    app = make_app(FakeLive())
+    async with app.run_test(size=(160, 48)) as pilot:
+        switches = app.query_one(SwitchesPane)
+
+        async def post(seq: int, rate: float) -> list[str]:
+            app.post_message(FrameReady((make_frame(seq, voluntary_per_s=rate),)))
+            await wait_for(pilot, lambda: app.history.appended == seq)
+            return switches.lines_text()
+
+        assert (await post(1, 100.0))[0].startswith("voluntary/s  100")
+        assert (await post(2, 200.0))[0].startswith("voluntary/s  100")  # 0.1 s later: not yet
+        assert (await post(3, 300.0))[0].startswith("voluntary/s  300")  # 0.2 s: shown
+        await pilot.press("space")  # paused: the latest frame is shown whole
+        await pilot.pause()
+        app.paused = False
+        assert (await post(4, 400.0))[0].startswith("voluntary/s  300")
+        await pilot.press("space")
+        await pilot.pause()
+        assert switches.lines_text()[0].startswith("voluntary/s  400")
