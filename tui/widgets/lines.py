@@ -108,9 +108,11 @@ class LinesWidget(Widget):
         """The Rich style of a component class (fallback palette when unmounted)."""
         if self.is_mounted:
             # Looked up per cell while strips are built: cache until the styles change.
+            # The pane's own colours come first, so a built line needs no restyling.
             style = self._styles_mounted.get(name)
             if style is None:
-                style = self._styles_mounted[name] = self.get_component_rich_style(name)
+                style = self._pane_style() + self.get_component_rich_style(name)
+                self._styles_mounted[name] = style
             return style
         cached = self._styles_cache_local.get(name)
         if cached is None:
@@ -229,8 +231,7 @@ class LinesWidget(Widget):
             if y < len(prev_raw) and prev_raw[y] == line:
                 lines.append(prev[y])
                 continue
-            # unstyled gaps take the pane's own colours
-            lines.append(line if base is None else line.apply_style(base))
+            lines.append(line if base is None else _fill_unstyled(line, base))
             changed.append(y)
         self._raw, self._lines, self._base = raw, lines, base
         if self._blank.cell_length != size.width or self._blank_base != base:
@@ -244,6 +245,22 @@ class LinesWidget(Widget):
     def lines_text(self) -> list[str]:
         """Every drawn line as plain text (for tests and debugging)."""
         return [self.render_line(y).text for y in range(self.draw_size.height)]
+
+
+def _fill_unstyled(line: Strip, base: Style) -> Strip:
+    """Give unstyled segments (gaps, padding) the pane's colours.
+
+    Styled segments already carry them (`style_of` puts the pane's style
+    first), so this is `line.apply_style(base)` without a style sum per segment.
+    """
+    segments = list(line)
+    if all(segment.style is not None for segment in segments):
+        return line
+    return Strip(
+        [segment if segment.style is not None else Segment(segment.text, base)
+         for segment in segments],
+        line.cell_length,
+    )  # fmt: skip
 
 
 InfoT = TypeVar("InfoT")
