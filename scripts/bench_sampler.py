@@ -67,14 +67,16 @@ def measure_pid(
         per_sample_ms: list[float] = []
         status_reads = 0
         with ProcSampler(pid, exclude_pids=lambda: exclude) as sampler:
-            read_status = sampler._status_counts
+            # Every status read goes through this one method (older samplers: _status_counts).
+            name = "_status_bytes" if hasattr(sampler, "_status_bytes") else "_status_counts"
+            read_status = getattr(sampler, name)
 
-            def counting(th: object) -> tuple[int, int] | None:
+            def counting(th: object) -> object:
                 nonlocal status_reads
                 status_reads += 1
-                return read_status(th)  # type: ignore[arg-type]
+                return read_status(th)
 
-            sampler._status_counts = counting  # type: ignore[method-assign]
+            setattr(sampler, name, counting)
             for _ in range(5):  # discovery and the first stat/status rounds
                 sampler.sample()
                 time.sleep(1 / hz)

@@ -34,12 +34,15 @@ __all__ = [
     "ThreadGone",
     "close_fd",
     "find_tree",
+    "last_pid",
     "list_ints",
     "open_fd",
     "parse_children",
     "parse_schedstat",
     "parse_stat",
+    "parse_stat_name_state",
     "parse_statm_rss",
+    "parse_status_name_state",
     "parse_status_switches",
     "pread",
     "raise_fd_limit",
@@ -186,6 +189,16 @@ def parse_stat(raw: bytes) -> Stat:
         raise ProcUnreadable(f"malformed stat: {raw[:60]!r}") from None
 
 
+def parse_stat_name_state(raw: bytes) -> tuple[str, str]:
+    """(name, state letter) from ``stat``: `parse_stat` without splitting the ~50 fields."""
+    lpar = raw.find(b"(")
+    rpar = raw.rfind(b")")
+    state = raw[rpar + 2 : rpar + 3]
+    if lpar < 0 or rpar < lpar or not state.strip():
+        raise ProcUnreadable(f"malformed stat: {raw[:60]!r}")
+    return raw[lpar + 1 : rpar].decode("utf-8", "replace"), state.decode("ascii", "replace")
+
+
 def parse_schedstat(raw: bytes) -> tuple[int, int, int]:
     """``schedstat``: ns on CPU, ns runnable on a run queue, timeslices run."""
     try:
@@ -200,13 +213,42 @@ _INVOL = b"\nnonvoluntary_ctxt_switches:"
 
 
 def parse_status_switches(raw: bytes) -> tuple[int, int]:
-    """``status``: cumulative (voluntary, involuntary) context switches."""
+    """``status``: cumulative (voluntary, involuntary) context switches.
+
+    They are near its end (a status is ~1.4 kB, and this runs for every
+    thread that ran, every second), so the voluntary line is searched for
+    from the end, and the involuntary one expected right after it.
+    """
+    f = raw[raw.rfind(_VOL) + 1 :].split(None, 4)
     try:
-        vol = raw.index(_VOL) + len(_VOL)
+        if len(f) >= 4 and f[0] == _VOL[1:] and f[2] == _INVOL[1:]:
+            return int(f[1]), int(f[3])
+        vol = raw.index(_VOL) + len(_VOL)  # elsewhere: search the whole text
         invol = raw.index(_INVOL) + len(_INVOL)
         return int(raw[vol : raw.index(b"\n", vol)]), int(raw[invol : raw.index(b"\n", invol)])
     except ValueError:
         raise ProcUnreadable("status has no ctxt_switches lines") from None
+
+
+_NAME = b"Name:\t"
+_STATE = b"\nState:\t"
+
+
+def parse_status_name_state(raw: bytes) -> tuple[str, str] | None:
+    """(name, state letter) from ``status``, as `parse_stat_name_state` gives them.
+
+    None when they cannot be had exactly: ``status`` escapes a backslash or a
+    newline in the name with a backslash, so a name holding one is left to
+    ``stat``, which prints it raw.
+    """
+    eol = raw.find(b"\n")
+    st = raw.find(_STATE, eol)
+    if not raw.startswith(_NAME) or st < 0 or b"\\" in raw[6:eol]:
+        return None
+    state = raw[st + 8 : st + 9]
+    if not state.strip():
+        return None
+    return raw[6:eol].decode("utf-8", "replace"), state.decode("ascii", "replace")
 
 
 def parse_statm_rss(raw: bytes) -> int:
@@ -237,6 +279,18 @@ def read_children(proc_root: str, pid: int, tids: Iterable[int]) -> set[int]:
             continue
         found.update(parse_children(data))
     return found
+
+
+def last_pid(proc_root: str) -> int | None:
+    """The pid the kernel handed out last (``loadavg``'s last field); None if unknown.
+
+    Every new process or thread takes a new pid, so while this stays the
+    same no process can have been born.
+    """
+    try:
+        return int(read_file(f"{proc_root}/loadavg", 128).rsplit(None, 1)[-1])
+    except (ProcError, ValueError, IndexError):
+        return None
 
 
 class PpidCache:

@@ -2,53 +2,79 @@
 
 `ProcSampler.sample()` returns an immutable `KernelView`: cumulative counters
 plus this interval's shares and rates. It reads from outside the lab, so the
-lab's GIL is never taken to measure it.
+lab's GIL is never taken to measure it. What it tracks between samples, and
+how it discovers and forgets processes and threads, is in `tracker`.
 
 It runs at 10 Hz over thousands of threads inside the observer, so the cost
-model shapes the code:
+model shapes the code. The yardstick is one ``pread`` of ``schedstat`` per
+thread per sample, the least any sampler can do: ≈ 2 µs of CPU on a busy
+2-core VM, nearly all of it in the kernel. Per thread per sample:
 
-- each thread's ``schedstat`` is re-read every sample through a held fd (one
-  ``pread``). Unchanged bytes mean the thread has not been on a CPU since, so
-  its ``stat`` (state, ticks, name) and ``status`` (switch counts) cannot have
-  changed either, and its previous `ThreadSample` is reused as is: no
-  parsing, no new objects;
-- ``stat`` and ``status`` are re-read only for threads that ran, at most every
-  ``stat_interval`` / ``status_interval``, staggered per thread;
-- a task directory is listed only when the process's thread count (from the
-  main thread's ``stat``: O(1), where ``/proc/<pid>/stat`` sums every thread)
-  differs from the last listing, or one of its threads vanished.
+- ``schedstat`` is re-read through a held fd. Unchanged bytes mean the
+  thread has not been on a CPU since, so nothing it shows can have changed
+  (``stat`` and ``status`` included) and its previous `ThreadSample` is
+  reused as is: a bytes compare over the pread.
+- A thread whose counters moved, or whose cached sample expired, is handled
+  inline in `ProcSampler._scan_threads` (no call per thread): three ints
+  parsed, shares computed in locals, constants where a share is 0 or 1, one
+  `ThreadSample` built with ``tuple.__new__``. ≈ 1 µs of Python on a quiet
+  machine, ≈ 1.5–2 µs with a busy lab thrashing the caches.
+- ``stat`` (state letter, name) and ``status`` (voluntary / involuntary
+  switches) are re-read only for threads that ran, when due: every
+  ``stat_interval`` / ``status_interval``, staggered across threads. Once
+  threads are busy these reads dominate: ≈ 3 and 4 µs each in a tight loop,
+  8–11 µs in the scan of a busy lab (cold kernel paths, task data hot on the
+  lab's CPU). So a thread's status turns fall on its stat turns, and a
+  ``status`` read through a held fd, which has the name and state too,
+  stands in for that turn's ``stat`` read: one ``stat`` and one ``status``
+  read a second per busy thread, not two and one. (Read by path, status may
+  belong to a new thread with the same tid: only stat, whose start time is
+  checked, may say who the thread is.)
+- fds are held for all three files while the fd budget allows (stat and
+  status only under 80% of it, see `tracker.Tracker._discover`); past it,
+  files are read by path (open, read, close: ≈ 3× a pread).
+
+Per sample: one ``stat`` read per process (liveness, thread count); its task
+directory is listed only when that count changed or a thread vanished; the
+tree is re-discovered every ``tree_interval`` only if a pid was handed out
+since (``loadavg``), a process of the tree left, or the exclusions changed.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from operator import attrgetter
 from types import TracebackType
 
 from workloads import procfs
 from workloads.frames import ProcessSample, ThreadSample
-from workloads.procfs import PpidCache, ProcError, ProcessGone, ProcUnreadable, ThreadGone
+from workloads.procfs import ProcError, ProcessGone, ProcUnreadable, ThreadGone
+from workloads.tracker import (
+    ALWAYS,
+    NEVER,
+    NS_PER_TICK,
+    Proc,
+    Thread,
+    Tracker,
+    advance,
+    switches_of,
+)
 
 __all__ = ["KernelView", "ProcSampler", "ProcessGone"]
 
-_NS_PER_TICK = 1_000_000_000 // procfs.CLK_TCK
-_CHILDREN_MAX_TASKS = 32  # above this, one /proc scan beats a children read per thread
-_GOLDEN = 0.6180339887498949  # successive multiples mod 1 never bunch up: a good stagger
-_NEVER, _ALWAYS = -math.inf, math.inf
+_EPS = 1e-6  # s: float noise between two schedules meant to coincide
+_SCHEDSTAT_SIZE = 256  # three numbers; small enough to stay out of malloc
 _TID = attrgetter("tid")
 
 
-def _advance(due: float, t: float, interval: float) -> float:
-    """The next due time after `t`, whole intervals on from `due` (keeps the stagger)."""
-    return t if interval <= 0 else due + interval * (int((t - due) // interval) + 1)
-
-
-def _busiest(s: ThreadSample) -> tuple[float, int]:
-    return (-(s.executing + (s.runnable or 0.0)), s.tid)
+def _schedstat(raw: bytes) -> tuple[int, int, int] | None:
+    try:
+        return procfs.parse_schedstat(raw)
+    except ProcUnreadable:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,97 +96,14 @@ class KernelView:
     threads_seen: int
 
 
-@dataclass(slots=True, eq=False)
-class _Thread:
-    """One thread's history; a new (tid, start time) pair is a new _Thread."""
+class ProcSampler(Tracker):
+    """Samples root_pid and its descendants (minus exclude_pids) from /proc.
 
-    pid: int
-    tid: int
-    start: int = 0  # stat field 22
-    name: str = "?"
-    state: str = "?"
-    fd: int = -1  # held fd of the per-sample file (schedstat; stat in fallback); -1: by path
-    path: str = ""
-    stat_fd: int = -1
-    fallback: bool = False  # no usable schedstat: CPU from stat ticks, no run-queue time
-    raw: bytes = b""  # the per-sample file at the last sample
-    stat_raw: bytes = b""  # raw when stat was last read
-    status_raw: bytes = b""  # raw when status was last read
-    until: float = _NEVER  # `sample` stays valid while raw is unchanged and t < until
-    sample: ThreadSample = field(init=False)
-    cpu_ns: int = 0
-    runq_ns: int | None = 0
-    switches: int = 0
-    vol: int | None = None
-    invol: int | None = None
-    vol_rate: float | None = None
-    invol_rate: float | None = None
-    stat_due: float = 0.0
-    status_due: float = 0.0
-    status_t: float = 0.0
-
-
-@dataclass(slots=True, eq=False)
-class _Proc:
-    pid: int
-    role: str
-    stat_fd: int  # the main thread's stat: liveness, thread count, name, ppid
-    ppid: int = 0
-    name: str = "?"
-    rss: int = 0
-    statm_due: float = _NEVER
-    known_nt: int = -1  # thread count at the last listing; -1 forces one
-    threads: list[_Thread] = field(default_factory=list)  # sorted by tid
-
-
-class ProcSampler:
-    """Samples root_pid and its descendants (minus exclude_pids) from /proc."""
-
-    def __init__(
-        self,
-        root_pid: int,
-        *,
-        proc_root: str = "/proc",
-        clock: Callable[[], float] = time.monotonic,
-        exclude_pids: Callable[[], Collection[int]] = lambda: (),
-        stat_interval: float = 0.5,
-        status_interval: float = 1.0,
-        tree_interval: float = 0.5,
-    ) -> None:
-        self._root, self._pid, self._clock = proc_root, root_pid, clock
-        self._exclude = exclude_pids
-        self._stat_iv, self._status_iv = stat_interval, status_interval
-        self._tree_iv = tree_interval
-        self._fds = procfs.FdPool()
-        self._procs: dict[int, _Proc] = {}
-        self._by_tid: dict[int, _Thread] = {}
-        self._phases: dict[int, str] = {}
-        self._ppids = PpidCache(proc_root)
-        self._use_children = os.path.exists(f"{proc_root}/{root_pid}/task/{root_pid}/children")
-        self._prev_t: float | None = None
-        self._tree_due = _NEVER
-        self._stagger = 0.0
-        self._no_schedstat = False  # latched: this kernel gives no usable schedstat
-        self._n_fallback = self._n_nostatus = 0  # tracked threads without schedstat / status
-        self._switches_total = self._d_cpu = 0
-        self._vol_sum = self._invol_sum = self._sps = 0.0
-        # This sample's context, set by sample() for the helpers below.
-        self._t = self._dt = 0.0
-        self._now_phases: Mapping[int, str] = {}
-        self._busy: list[ThreadSample] = []
-        self._idle: list[ThreadSample] = []
-        self._root_alive, self._closed = True, False
-        self._fidelity = {"schedstat": True, "runnable": True, "status": True}
-        try:
-            self._add_proc(root_pid, "lab")
-        except ProcError as err:
-            raise ProcessGone(f"no process {root_pid} under {proc_root}: {err}") from None
-        self._pids = frozenset(self._procs)
-
-    @property
-    def pids(self) -> frozenset[int]:
-        """The tree's pids as of the last discovery (the controller kills by these)."""
-        return self._pids
+    ``ProcSampler(root_pid, *, proc_root="/proc", clock=time.monotonic,
+    exclude_pids=lambda: (), stat_interval=0.5, status_interval=1.0,
+    tree_interval=0.5)``: see `Tracker`. Raises `ProcessGone` if there is no
+    such process.
+    """
 
     def __enter__(self) -> ProcSampler:
         return self
@@ -169,12 +112,6 @@ class ProcSampler:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def close(self) -> None:
-        """Close every held fd; idempotent."""
-        for proc in list(self._procs.values()):
-            self._drop_proc(proc)
-        self._closed = True
 
     def sample(self, phases: Mapping[int, str] | None = None) -> KernelView:
         """Read the tree once; never raises for threads or workers exiting meanwhile."""
@@ -186,8 +123,9 @@ class ProcSampler:
         self._mark_phase_changes(phases or {})
         self._d_cpu, self._sps = 0, 0.0
         busy: list[ThreadSample] = []
+        load: list[float] = []  # -(executing + runnable) of each busy sample
         idle: list[ThreadSample] = []
-        self._busy, self._idle = busy, idle
+        self._busy, self._load, self._idle = busy, load, idle
         processes: list[ProcessSample] = []
         added = 0
         if self._root_alive and t >= self._tree_due:
@@ -206,12 +144,17 @@ class ProcSampler:
         if not self._root_alive:  # the tree dies with its root: stop reading it
             for proc in list(self._procs.values()):
                 self._drop_proc(proc)
-            busy, idle, processes = [], [], []
+            busy, load, idle, processes = [], [], [], []
             self._d_cpu, self._sps = 0, 0.0
+        # Busiest first, then by tid: a stable sort on the load alone keeps
+        # tid order among equals, which each process's run is in already.
+        by: Iterable[int] = range(len(busy))
+        if len(processes) > 1:
+            by = sorted(by, key=lambda i: busy[i].tid)
+        threads = [busy[i] for i in sorted(by, key=load.__getitem__)]
         if added or len(processes) > 1:
             idle.sort(key=_TID)  # runs already in tid order: timsort merges them cheaply
-        busy.sort(key=_busiest)
-        busy.extend(idle)
+        threads.extend(idle)
         self._prev_t = t
         if self._procs:
             ok = self._n_fallback == 0
@@ -220,7 +163,7 @@ class ProcSampler:
         return KernelView(
             t=t,
             dt=dt,
-            threads=tuple(busy),
+            threads=tuple(threads),
             processes=tuple(processes),
             root_alive=self._root_alive,
             switches_total=self._switches_total,
@@ -230,10 +173,10 @@ class ProcSampler:
             cpu_percent=self._d_cpu / dt / 1e7 if dt > 0 else 0.0,
             fidelity=dict(self._fidelity),
             scan_us=(time.thread_time() - t0) * 1e6,
-            threads_seen=len(busy),
+            threads_seen=len(threads),
         )
 
-    def _scan_proc(self, proc: _Proc) -> tuple[int, int]:
+    def _scan_proc(self, proc: Proc) -> tuple[int, int]:
         """Sample one process: (threads sampled, or -1 if it is gone; threads added)."""
         try:
             st = procfs.parse_stat(procfs.pread(proc.stat_fd))
@@ -243,28 +186,14 @@ class ProcSampler:
             self._drop_proc(proc)
             return -1, 0
         proc.ppid, proc.name = st.ppid, st.name
-        t, phases = self._t, self._now_phases
-        pread, read_file, update = procfs.pread, procfs.read_file, self._update
-        append_idle, append_busy = self._idle.append, self._busy.append
-        gone: list[_Thread] = []
-        for th in proc.threads:  # the hot loop: keep it lean
-            try:
-                raw = pread(th.fd) if th.fd >= 0 else read_file(th.path)
-                if raw == th.raw and t < th.until:
-                    append_idle(th.sample)
-                    continue
-                s = update(th, raw, phases.get(th.tid))
-            except ProcError:  # exited (or a tid reused under a path read)
-                gone.append(th)
-                continue
-            (append_busy if s.executing or s.runnable else append_idle)(s)
-        if gone:
+        if gone := self._scan_threads(proc.threads):
             for th in gone:
                 self._drop_thread(th)
             proc.threads = [th for th in proc.threads if th.tid in self._by_tid]
         added = 0
         if gone or st.num_threads != proc.known_nt:
             added = self._list_threads(proc, st.num_threads)
+        t = self._t
         if t >= proc.statm_due:
             proc.statm_due = t + self._stat_iv
             try:
@@ -274,100 +203,203 @@ class ProcSampler:
                 pass  # keep the last figure; the next stat read decides if it is gone
         return len(proc.threads), added
 
-    def _update(self, th: _Thread, raw: bytes, phase: str | None) -> ThreadSample:
-        """Recompute a thread whose counters moved or whose cached sample expired."""
-        t = self._t
-        if self._no_schedstat and not th.fallback:
+    def _scan_threads(self, threads: list[Thread]) -> list[Thread]:
+        """The hot loop: sample each thread, appending to this sample's lists; the gone ones.
+
+        Every line here runs once per thread per sample, so a schedstat thread
+        is handled inline: no call but the `_refresh` of the few threads with
+        a stat or status read due, attributes bound to locals, sums kept in
+        locals and written back once, constants where a share is known to be
+        0 or 1 (no float allocated). Fallback threads go through
+        `_update_fallback`. Any OSError, like any ProcError, means the thread
+        is gone (exited; or unreadable, which is as good as gone).
+        """
+        t, dt, phases = self._t, self._dt, self._now_phases or None
+        span = dt * 1e9
+        pread, read_file, refresh = os.pread, procfs.read_file, self._refresh
+        new, sample_type = tuple.__new__, ThreadSample
+        busy, load, idle = self._busy.append, self._load.append, self._idle.append
+        d_cpu_sum = d_sw_sum = 0
+        sps_sum = self._sps  # floats: summed in thread order, as one running total
+        gone: list[Thread] = []
+        for th in threads:
+            try:
+                fd = th.fd
+                raw = pread(fd, _SCHEDSTAT_SIZE, 0) if fd >= 0 else read_file(th.path)
+            except (OSError, ProcError):
+                gone.append(th)
+                continue
+            prev = th.raw
+            if raw == prev:  # not on a CPU since the last sample
+                if t < th.until:
+                    idle(th.sample)  # nothing it shows can have changed
+                    continue
+                if th.fast:  # an idle interval after a busy one, or a refresh due
+                    if t >= th.due:
+                        try:
+                            refresh(th, raw, prev)
+                        except ProcError:
+                            gone.append(th)
+                            continue
+                    phase = phases.get(th.tid) if phases else None
+                    wa = 1.0 if dt > 0 else 0.0
+                    th.sample = s = new(sample_type, (
+                        th.pid, th.tid, th.name, th.state, th.cpu_ns, th.runq_ns, th.switches,
+                        th.vol, th.invol, 0.0, 0.0, wa,
+                        None if phase is None else (wa if phase == "cpu" else 0.0),
+                        0.0, th.vol_rate, th.invol_rate, phase, False,
+                    ))  # fmt: skip
+                    # Valid until a due refresh could change what it shows.
+                    until = ALWAYS if raw == th.stat_raw else th.stat_due
+                    if (raw != th.status_raw or th.vol_rate or th.invol_rate) and (
+                        th.status_due < until
+                    ):
+                        until = th.status_due
+                    th.until = until
+                    idle(s)
+                    continue
+            elif th.fast:
+                try:
+                    a, b, c = raw.split()
+                    cpu, runq, slices = int(a), int(b), int(c)
+                except ValueError:  # not three numbers (empty: exited)
+                    if (parsed := _schedstat(raw)) is None:
+                        gone.append(th)
+                        continue
+                    cpu, runq, slices = parsed
+                d_cpu = cpu - th.cpu_ns
+                d_sw = slices - th.switches
+                if d_cpu < 0 or d_sw < 0:  # only when read by path
+                    gone.append(th)  # counters went back: the tid was reused
+                    continue
+                d_runq = runq - (th.runq_ns or 0)
+                th.raw = raw
+                th.cpu_ns = cpu
+                th.runq_ns = runq
+                th.switches = slices
+                th.until = NEVER
+                if t >= th.due:
+                    try:
+                        refresh(th, raw, prev)
+                    except ProcError:
+                        gone.append(th)
+                        continue
+                if dt > 0:
+                    ex = d_cpu / span if d_cpu < span else 1.0
+                    ru = (d_runq / span if d_runq < span else 1.0) if d_runq > 0 else 0.0
+                    wa = 1.0 - ex - ru
+                    if wa <= 0.0:
+                        wa = 0.0
+                    sps = d_sw / dt
+                else:
+                    ex = ru = wa = sps = 0.0
+                phase = phases.get(th.tid) if phases else None
+                th.sample = s = new(sample_type, (
+                    th.pid, th.tid, th.name, th.state, cpu, runq, slices, th.vol, th.invol,
+                    ex, ru, wa,
+                    None if phase is None else (wa if phase == "cpu" and wa > 0.5 else 0.0),
+                    sps, th.vol_rate, th.invol_rate, phase, False,
+                ))  # fmt: skip
+                d_cpu_sum += d_cpu
+                d_sw_sum += d_sw
+                sps_sum += sps
+                if ex or ru:
+                    busy(s)
+                    load(-(ex + ru))
+                else:
+                    idle(s)
+                continue
+            # Fallback threads (no schedstat), or converting to fallback.
+            try:
+                s, d_cpu, d_sw = self._update_fallback(
+                    th, raw, phases.get(th.tid) if phases else None
+                )
+            except ProcError:  # exited, or a tid reused under a path read
+                gone.append(th)
+                continue
+            d_cpu_sum += d_cpu
+            d_sw_sum += d_sw
+            sps_sum += s.switches_per_s
+            if s.executing:
+                busy(s)
+                load(-s.executing)
+            else:
+                idle(s)
+        self._d_cpu += d_cpu_sum
+        self._switches_total += d_sw_sum
+        self._sps = sps_sum
+        return gone
+
+    def _update_fallback(
+        self, th: Thread, raw: bytes, phase: str | None
+    ) -> tuple[ThreadSample, int, int]:
+        """A thread without schedstat, its stat changed or its sample expired.
+
+        Returns its sample, and the CPU ns and switches since the last one.
+        """
+        if not th.fallback:  # schedstat turned out unusable since its last read
             raw = self._convert(th)
         prev_raw, th.raw = th.raw, raw
-        runq: int | None
-        if th.fallback:
-            st = procfs.parse_stat(raw)
-            if st.start_time != th.start:
-                raise ThreadGone("tid reused")
-            th.state, th.name, th.stat_raw = st.state, st.name, raw
-            cpu, runq, slices = (st.utime + st.stime) * _NS_PER_TICK, None, 0
-        else:
-            cpu, runq, slices = procfs.parse_schedstat(raw)
-            if cpu < th.cpu_ns or slices < th.switches:
-                raise ThreadGone("counters went back: tid reused")  # only when read by path
-            if t >= th.stat_due:
-                th.stat_due = _advance(th.stat_due, t, self._stat_iv)
-                if raw != th.stat_raw:
-                    self._read_stat(th)
-                    th.stat_raw = raw
-        if t >= th.status_due:
-            th.status_due = _advance(th.status_due, t, self._status_iv)
-            self._read_status(th, raw, prev_raw)
-        switches = (th.vol or 0) + (th.invol or 0) if th.fallback else slices
+        st = procfs.parse_stat(raw)
+        if st.start_time != th.start:
+            raise ThreadGone("tid reused")
+        th.state, th.name, th.stat_raw = st.state, st.name, raw
+        cpu = (st.utime + st.stime) * NS_PER_TICK
+        if self._t >= th.status_due:
+            self._refresh(th, raw, prev_raw)
+        switches = (th.vol or 0) + (th.invol or 0)
         d_cpu, d_sw = cpu - th.cpu_ns, switches - th.switches
         d_cpu = d_cpu if d_cpu > 0 else 0
         d_sw = d_sw if d_sw > 0 else 0
-        d_runq = runq - th.runq_ns if runq is not None and th.runq_ns is not None else 0
-        th.cpu_ns, th.runq_ns, th.switches = cpu, runq, switches
-        self._d_cpu += d_cpu
-        self._switches_total += d_sw
-        s = self._build(th, d_cpu, d_runq if d_runq > 0 else 0, d_sw, phase)
-        if d_cpu or d_sw or d_runq:
-            th.until = _NEVER
-        else:  # valid until a due refresh could change what it shows
-            stat_ok = th.fallback or raw == th.stat_raw
+        th.cpu_ns, th.switches = cpu, switches
+        s = self._build(th, d_cpu, 0, d_sw, phase)
+        if d_cpu or d_sw:
+            th.until = NEVER
+        else:  # valid until a due status refresh could change what it shows
             status_ok = raw == th.status_raw and not th.vol_rate and not th.invol_rate
-            th.until = min(
-                _ALWAYS if stat_ok else th.stat_due, _ALWAYS if status_ok else th.status_due
-            )
-        return s
+            th.until = ALWAYS if status_ok else th.status_due
+        return s, d_cpu, d_sw
 
-    def _build(
-        self, th: _Thread, d_cpu: int, d_runq: int, d_sw: int, phase: str | None, new: bool = False
-    ) -> ThreadSample:
-        dt = self._dt
-        if dt > 0 and not new:
-            span = dt * 1e9
-            ex = d_cpu / span if d_cpu < span else 1.0
-            ru = None if th.runq_ns is None else (d_runq / span if d_runq < span else 1.0)
-            wa = 1.0 - ex - (ru or 0.0)
-            wa = wa if wa > 0.0 else 0.0
-            # In fallback, switches come from status: use its smoothed rate.
-            sps = (th.vol_rate or 0.0) + (th.invol_rate or 0.0) if th.fallback else d_sw / dt
-        else:  # no interval yet: zeros, flagged by `new` (or dt == 0)
-            ex, wa, sps = 0.0, 0.0, 0.0
-            ru = None if th.runq_ns is None else 0.0
-        gil = None if phase is None else (wa if phase == "cpu" and wa > 0.5 else 0.0)
-        self._sps += sps
-        th.sample = s = ThreadSample(
-            th.pid, th.tid, th.name, th.state, th.cpu_ns, th.runq_ns, th.switches, th.vol,
-            th.invol, ex, ru, wa, gil, sps, th.vol_rate, th.invol_rate, phase, new,
-        )  # fmt: skip
-        return s
+    def _refresh(self, th: Thread, raw: bytes, prev_raw: bytes) -> None:
+        """Re-read status and stat if due (stat: its fields unless status brought them)."""
+        t = self._t
+        if t >= th.status_due:
+            th.status_due = advance(th.status_due, t, self._status_iv)
+            if self._read_status(th, raw, prev_raw) and not th.fallback:
+                th.stat_raw = raw  # name and state are as fresh as a stat read would make them
+                if th.stat_due <= t + _EPS:  # this turn's stat read is done: skip it
+                    th.stat_due = advance(th.stat_due, t + _EPS, self._stat_iv)
+        if not th.fallback and t >= th.stat_due:
+            th.stat_due = advance(th.stat_due, t, self._stat_iv)
+            if raw != th.stat_raw:
+                self._read_stat(th)
+                th.stat_raw = raw
+        th.due = min(th.stat_due, th.status_due)
 
-    def _stat_bytes(self, th: _Thread) -> bytes:
-        return procfs.read_held(th.stat_fd, f"{self._root}/{th.pid}/task/{th.tid}/stat")
-
-    def _read_stat(self, th: _Thread) -> None:
-        st = procfs.parse_stat(self._stat_bytes(th))
+    def _read_stat(self, th: Thread) -> None:
+        raw = self._stat_bytes(th)
+        if th.stat_fd >= 0:  # a held fd reads its own thread or fails: no identity check
+            th.name, th.state = procfs.parse_stat_name_state(raw)
+            return
+        st = procfs.parse_stat(raw)
         if st.start_time != th.start:
             raise ThreadGone("tid reused")
         th.state, th.name = st.state, st.name
 
-    def _status_counts(self, th: _Thread) -> tuple[int, int] | None:
-        """(voluntary, involuntary) from status; None if unreadable. ThreadGone passes."""
-        try:
-            data = procfs.read_file(f"{self._root}/{th.pid}/task/{th.tid}/status", 16384)
-            return procfs.parse_status_switches(data)
-        except ThreadGone:
-            raise
-        except ProcUnreadable:
-            return None
+    def _read_status(self, th: Thread, raw: bytes, prev_raw: bytes) -> bool:
+        """Refresh voluntary/involuntary counts, and their rates over the refresh window.
 
-    def _read_status(self, th: _Thread, raw: bytes, prev_raw: bytes) -> None:
-        """Refresh voluntary/involuntary counts, and their rates over the refresh window."""
+        True if the name and state letter were refreshed too: status read
+        through a held fd (so from this very thread: no identity check needed).
+        """
         t = self._t
         old_vr, old_ir = th.vol_rate or 0.0, th.invol_rate or 0.0
+        named = False
+        data = None
         if raw == th.status_raw and th.vol is not None:
             th.vol_rate = th.invol_rate = 0.0  # not scheduled since: counts are unchanged
             th.status_t = t
-        elif (counts := self._status_counts(th)) is None:
+        elif (data := self._status_bytes(th)) is None or (counts := switches_of(data)) is None:
             self._n_nostatus += th.vol is not None
             th.vol = th.invol = th.vol_rate = th.invol_rate = None
             th.status_raw = raw
@@ -387,155 +419,9 @@ class ProcSampler:
                 th.vol_rate = max(0, vol - th.vol) / span if span > 0 else 0.0
                 th.invol_rate = max(0, invol - th.invol) / span if span > 0 else 0.0
             th.vol, th.invol, th.status_t, th.status_raw = vol, invol, t, raw
+            if th.status_fd >= 0 and (name_state := procfs.parse_status_name_state(data)):
+                th.name, th.state = name_state
+                named = True
         self._vol_sum += (th.vol_rate or 0.0) - old_vr
         self._invol_sum += (th.invol_rate or 0.0) - old_ir
-
-    def _convert(self, th: _Thread) -> bytes:
-        """Switch a tracked thread to stat ticks; this stat is its new baseline."""
-        stat_raw = self._stat_bytes(th)
-        st = procfs.parse_stat(stat_raw)
-        self._to_fallback(th, stat_raw)
-        self._n_fallback += 1
-        th.cpu_ns, th.runq_ns = (st.utime + st.stime) * _NS_PER_TICK, None
-        return stat_raw
-
-    def _to_fallback(self, th: _Thread, stat_raw: bytes) -> None:
-        self._fds.release(th.fd)
-        th.fd, th.stat_fd = th.stat_fd, -1  # the per-sample read is now stat
-        th.path = f"{self._root}/{th.pid}/task/{th.tid}/stat"
-        th.raw, th.fallback = stat_raw, True
-
-    def _latch_no_schedstat(self) -> None:
-        """The kernel gives no usable schedstat: every thread falls back to stat ticks."""
-        if not self._no_schedstat:
-            self._no_schedstat = True
-            for other in self._by_tid.values():
-                other.until = _NEVER  # expire cached samples so each one converts
-
-    # -- discovery --------------------------------------------------------------
-
-    def _list_threads(self, proc: _Proc, nt: int) -> int:
-        """List the task directory and track new threads; how many were added."""
-        try:
-            tids = procfs.list_ints(f"{self._root}/{proc.pid}/task")
-        except ProcError:
-            return 0  # the process is going; its stat read decides next time
-        proc.known_nt = nt
-        added = 0
-        for tid in tids:
-            if tid not in self._by_tid and (th := self._discover(proc.pid, tid)) is not None:
-                proc.threads.append(th)
-                self._idle.append(self._build(th, 0, 0, 0, self._now_phases.get(tid), True))
-                added += 1
-        if added:
-            proc.threads.sort(key=_TID)
-        return added
-
-    def _discover(self, pid: int, tid: int) -> _Thread | None:
-        """Start tracking a thread: stat for identity, schedstat (or fallback), status."""
-        th, t = _Thread(pid, tid), self._t
-        try:
-            # Stat fds may use half the budget: schedstat, read every sample, comes first.
-            th.stat_fd = self._fds.hold(f"{self._root}/{pid}/task/{tid}/stat", 0.5)
-            stat_raw = self._stat_bytes(th)
-            st = procfs.parse_stat(stat_raw)
-            th.start, th.name, th.state = st.start_time, st.name, st.state
-            ticks_ns = (st.utime + st.stime) * _NS_PER_TICK
-            if not self._no_schedstat:
-                th.path = f"{self._root}/{pid}/task/{tid}/schedstat"
-                try:
-                    th.fd = self._fds.hold(th.path)
-                    th.raw = procfs.read_held(th.fd, th.path)
-                    th.cpu_ns, th.runq_ns, th.switches = procfs.parse_schedstat(th.raw)
-                    if not (th.cpu_ns or th.runq_ns or th.switches) and ticks_ns > 0:
-                        self._latch_no_schedstat()  # all zeros for a thread that ran
-                except ThreadGone:
-                    self._stat_bytes(th)  # raises if it is the thread that went
-                    self._latch_no_schedstat()  # schedstat is absent from this kernel
-            if self._no_schedstat:
-                self._to_fallback(th, stat_raw)
-                th.cpu_ns, th.runq_ns = ticks_ns, None
-            counts = self._status_counts(th)
-        except ProcError:
-            self._release(th)
-            return None
-        th.stat_raw = th.status_raw = th.raw
-        th.status_t = t
-        if counts is not None:
-            th.vol, th.invol = counts
-            th.vol_rate = th.invol_rate = 0.0
-        if th.fallback:
-            th.switches = (th.vol or 0) + (th.invol or 0)
-        self._stagger = (self._stagger + _GOLDEN) % 1.0
-        th.stat_due = t + self._stat_iv * self._stagger
-        th.status_due = t + self._status_iv * ((self._stagger + 0.5) % 1.0)
-        self._by_tid[tid] = th
-        self._n_fallback += th.fallback
-        self._n_nostatus += th.vol is None
-        self._switches_total += th.switches
-        return th
-
-    def _release(self, th: _Thread) -> None:
-        self._fds.release(th.fd)
-        self._fds.release(th.stat_fd)
-        th.fd = th.stat_fd = -1
-
-    def _drop_thread(self, th: _Thread) -> None:
-        """Forget an exited thread; its switches stay in switches_total."""
-        if self._by_tid.pop(th.tid, None) is None:
-            return
-        self._release(th)
-        self._n_fallback -= th.fallback
-        self._n_nostatus -= th.vol is None
-        self._vol_sum -= th.vol_rate or 0.0
-        self._invol_sum -= th.invol_rate or 0.0
-
-    def _drop_proc(self, proc: _Proc) -> None:
-        for th in proc.threads:
-            self._drop_thread(th)
-        proc.threads = []
-        self._fds.release(proc.stat_fd)
-        proc.stat_fd = -1
-        self._procs.pop(proc.pid, None)
-        self._ppids.forget(proc.pid)
-
-    def _add_proc(self, pid: int, role: str) -> None:
-        # Always held, even over budget: it is the process's liveness signal.
-        fd = self._fds.hold(f"{self._root}/{pid}/task/{pid}/stat", force=True)
-        try:
-            st = procfs.parse_stat(procfs.pread(fd))
-        except ProcError:
-            self._fds.release(fd)
-            raise
-        self._procs[pid] = _Proc(pid, role, fd, st.ppid, st.name)
-
-    def _refresh_tree(self) -> None:
-        """Re-discover descendant processes; root always stays."""
-        self._tree_due = self._t + self._tree_iv
-        excluded = set(self._exclude()) - {self._pid}
-        known = None
-        if self._use_children and len(self._by_tid) <= _CHILDREN_MAX_TASKS:
-            known = {p.pid: [th.tid for th in p.threads] for p in self._procs.values()}
-        try:
-            wanted = procfs.find_tree(self._root, self._pid, excluded, self._ppids, known)
-        except ProcError:
-            return  # /proc itself unreadable this time: keep the known tree
-        for pid in [p for p in self._procs if p not in wanted]:
-            self._drop_proc(self._procs[pid])
-        for pid in sorted(wanted - self._procs.keys()):
-            try:
-                self._add_proc(pid, "worker")
-            except ProcError:
-                continue  # exited meanwhile
-        self._pids = frozenset(self._procs)
-
-    def _mark_phase_changes(self, phases: Mapping[int, str]) -> None:
-        """Expire cached samples of threads whose probe phase changed."""
-        self._now_phases = phases
-        old = self._phases
-        if phases == old:
-            return
-        for tid in old.keys() | phases.keys():
-            if old.get(tid) != phases.get(tid) and (th := self._by_tid.get(tid)) is not None:
-                th.until = _NEVER
-        self._phases = dict(phases)
+        return named

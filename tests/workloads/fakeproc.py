@@ -94,6 +94,15 @@ class FakeProc:
         self.remove_thread(tid)
         self.add_thread(pid, tid, start=start, **fields)
 
+    def reparent(self, pid: int, ppid: int) -> None:
+        """What the kernel does to a process whose parent exits."""
+        self.ppids[pid] = ppid
+        self._rewrite_process(pid)
+
+    def set_last_pid(self, pid: int) -> None:
+        """Write ``loadavg``, whose last field is the pid handed out last."""
+        (self.root / "loadavg").write_bytes(f"0.00 0.01 0.05 1/80 {pid}\n".encode())
+
     def remove_process(self, pid: int) -> None:
         for tid in [t for t, th in self.threads.items() if th.pid == pid]:
             self.remove_thread(tid)

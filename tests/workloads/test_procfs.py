@@ -46,6 +46,51 @@ def test_parse_schedstat_status_statm_children() -> None:
         procfs.parse_schedstat(b"1 2\n")
 
 
+STATUS = (
+    b"Name:\ta) b (c\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\n"
+    b"Cpus_allowed_list:\t0-1\nvoluntary_ctxt_switches:\t12\nnonvoluntary_ctxt_switches:\t3\n"
+)
+
+
+def test_parse_stat_name_state_agrees_with_parse_stat() -> None:
+    st = procfs.parse_stat(STAT)
+    assert procfs.parse_stat_name_state(STAT) == (st.name, st.state) == ("a) b (c", "R")
+    for bad in (b"no parens here", b"1 (x)", b"1 (x) "):
+        with pytest.raises(ProcUnreadable):
+            procfs.parse_stat_name_state(bad)
+
+
+def test_parse_status_name_state_only_when_exact() -> None:
+    assert procfs.parse_status_name_state(STATUS) == ("a) b (c", "S")
+    # status escapes a backslash and a newline in a name; stat prints them raw
+    assert procfs.parse_status_name_state(b"Name:\ta\\\\b\nState:\tR (running)\n") is None
+    assert procfs.parse_status_name_state(b"Name:\ta\\nb\nState:\tR (running)\n") is None
+    assert procfs.parse_status_name_state(b"Name:\tx\nUmask:\t0022\n") is None  # no State
+    assert procfs.parse_status_name_state(b"Umask:\t0022\nState:\tS (sleeping)\n") is None
+    assert procfs.parse_status_name_state(b"Name:\tx\nState:\t\n") is None
+    assert procfs.parse_status_name_state(b"Name:\tx") is None
+
+
+def test_parse_status_switches_wherever_they_are() -> None:
+    parse = procfs.parse_status_switches
+    vol, invol = b"voluntary_ctxt_switches:\t12\n", b"nonvoluntary_ctxt_switches:\t3\n"
+    assert parse(STATUS) == (12, 3)
+    assert parse(b"Name:\tx\n" + vol + invol + b"x86_Thread_features:\t\n") == (12, 3)
+    assert parse(b"Name:\tx\n" + invol + vol) == (12, 3)
+    assert parse(b"Name:\tx\n" + vol + b"Other:\t7\n" + invol) == (12, 3)
+    for bad in (b"Name:\tx\n" + vol, b"Name:\tx\nvoluntary_ctxt_switches:\tz\n" + invol):
+        with pytest.raises(ProcUnreadable):
+            parse(bad)
+
+
+def test_last_pid_from_loadavg(tmp_path: Path) -> None:
+    (tmp_path / "loadavg").write_bytes(b"0.52 0.58 0.59 2/1095 73012\n")
+    assert procfs.last_pid(str(tmp_path)) == 73012
+    (tmp_path / "loadavg").write_bytes(b"garbage\n")
+    assert procfs.last_pid(str(tmp_path)) is None
+    assert procfs.last_pid(str(tmp_path / "none")) is None
+
+
 def test_missing_file_is_thread_gone(tmp_path: Path) -> None:
     with pytest.raises(ThreadGone):
         procfs.read_file(str(tmp_path / "nope"))
