@@ -130,6 +130,7 @@ class ProcSampler(Tracker):
         added = 0
         if self._root_alive and t >= self._tree_due:
             self._refresh_tree()
+        pending, self._pending = self._pending, []  # first seen before this sample
         for proc in list(self._procs.values()):
             d_cpu0 = self._d_cpu
             n, new = self._scan_proc(proc)
@@ -141,6 +142,8 @@ class ProcSampler(Tracker):
             processes.append(
                 ProcessSample(proc.pid, proc.ppid, proc.name, proc.role, n, proc.rss, cpu)
             )
+        if pending and self._root_alive:
+            self._promote_pending(pending)  # seen again: now worth three held fds
         if not self._root_alive:  # the tree dies with its root: stop reading it
             for proc in list(self._procs.values()):
                 self._drop_proc(proc)

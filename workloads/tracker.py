@@ -77,6 +77,7 @@ class Thread:
     stat_fd: int = -1
     status_fd: int = -1
     fallback: bool = False  # no usable schedstat: CPU from stat ticks, no run-queue time
+    pending: bool = False  # seen once, read by path: fds are held if it lives to the next sample
 
 
 @dataclass(slots=True, eq=False)
@@ -120,6 +121,7 @@ class Tracker:
         self._fds = procfs.FdPool()
         self._procs: dict[int, Proc] = {}
         self._by_tid: dict[int, Thread] = {}
+        self._pending: list[Thread] = []  # seen once, not yet read through fds
         self._phases: dict[int, str] = {}
         self._ppids = PpidCache(proc_root)
         self._use_children = os.path.exists(f"{proc_root}/{root_pid}/task/{root_pid}/children")
@@ -236,6 +238,75 @@ class Tracker:
         return added
 
     def _discover(self, pid: int, tid: int) -> Thread | None:
+        """First sighting of a thread: stat, schedstat and status read by path, no fd held.
+
+        A lab that starts a thread per task sees most of its threads exactly
+        once (they live 20 ms, a sample is 100 ms), and holding three fds for
+        each, to close them at the next sample, cost ~70 µs a thread: most of
+        the sampler's time on such a lab. So a new thread is read by path,
+        shown as new, and `_promote`d to held fds (and a status baseline) only
+        if it is still there at the next sample. Without usable schedstat the
+        thread is tracked at once (`_discover_held`).
+        """
+        if self._no_schedstat:
+            return self._discover_held(pid, tid)
+        th = Thread(pid, tid)
+        try:
+            st = procfs.parse_stat(procfs.read_file(self._task_path(th, "stat")))
+        except ProcError:
+            return None  # gone already
+        th.path = self._task_path(th, "schedstat")
+        try:
+            th.raw = procfs.read_file(th.path)
+            th.cpu_ns, th.runq_ns, th.switches = procfs.parse_schedstat(th.raw)
+        except ProcError:
+            return self._discover_held(pid, tid)  # gone, or no schedstat: it decides
+        if not (th.cpu_ns or th.runq_ns or th.switches) and st.utime + st.stime > 0:
+            return self._discover_held(pid, tid)  # all zeros for a thread that ran
+        try:
+            status: bytes | None = procfs.read_file(self._task_path(th, "status"), _STATUS_SIZE)
+        except ThreadGone:
+            return None
+        except ProcUnreadable:
+            status = None
+        th.start, th.name, th.state = st.start_time, st.name, st.state
+        th.stat_raw = th.raw
+        self._baseline_status(th, status)
+        th.pending = True
+        th.due = th.stat_due = th.status_due = ALWAYS  # nothing to refresh before `_promote`
+        self._pending.append(th)
+        self._by_tid[tid] = th
+        self._switches_total += th.switches
+        return th
+
+    def _promote(self, th: Thread) -> bool:
+        """A thread seen again: hold its fds, take a status baseline; False if it is gone."""
+        try:
+            th.stat_fd = self._fds.hold(self._task_path(th, "stat"), _LOW_SHARE)
+            st = procfs.parse_stat(self._stat_bytes(th))
+            if st.start_time != th.start:
+                raise ThreadGone("tid reused")
+            th.name, th.state = st.name, st.state
+            th.fd = self._fds.hold(th.path)
+            th.status_fd = self._fds.hold(self._task_path(th, "status"), _LOW_SHARE)
+        except ProcError:
+            return False
+        th.pending = False
+        th.stat_raw = th.raw  # the status baseline stays the first sighting's
+        self._schedule(th)
+        th.until = NEVER  # recompute its sample with the fresh name and state
+        return True
+
+    def _promote_pending(self, pending: list[Thread]) -> None:
+        """Promote the threads of `pending` (first seen before this sample) still tracked."""
+        for th in pending:
+            if th.pending and self._by_tid.get(th.tid) is th and not self._promote(th):
+                self._drop_thread(th)
+                proc = self._procs.get(th.pid)
+                if proc is not None:
+                    proc.threads = [other for other in proc.threads if other is not th]
+
+    def _discover_held(self, pid: int, tid: int) -> Thread | None:
         """Start tracking a thread: stat for identity, schedstat (or fallback), status.
 
         Fds: schedstat, read every sample, may use the whole budget; stat and
@@ -243,7 +314,7 @@ class Tracker:
         `_LOW_SHARE` of it, so the rest stays for the schedstat of threads
         that come later (5,000 threads hold 15,000 fds: 76% of a 20,000 limit).
         """
-        th, t = Thread(pid, tid), self._t
+        th = Thread(pid, tid)
         try:
             th.stat_fd = self._fds.hold(self._task_path(th, "stat"), _LOW_SHARE)
             stat_raw = self._stat_bytes(th)
@@ -269,15 +340,31 @@ class Tracker:
         except ProcError:
             self._release(th)
             return None
-        th.stat_raw = th.status_raw = th.raw
-        th.status_t = t
+        th.stat_raw = th.raw
+        self._baseline_status(th, status)
+        self._schedule(th)
+        self._by_tid[tid] = th
+        self._n_fallback += th.fallback
+        self._switches_total += th.switches
+        return th
+
+    def _baseline_status(self, th: Thread, status: bytes | None) -> None:
+        """Switch counts to measure rates from (None when status is unreadable)."""
+        th.status_raw, th.status_t = th.raw, self._t
         if status is not None and (counts := switches_of(status)) is not None:
             th.vol, th.invol = counts
             th.vol_rate = th.invol_rate = 0.0
         if th.fallback:
             th.switches = (th.vol or 0) + (th.invol or 0)
-        # Staggered across threads; a thread's status turns fall on its stat
-        # turns, so a status read can stand in for a stat one (see `sampler`).
+        self._n_nostatus += th.vol is None
+
+    def _schedule(self, th: Thread) -> None:
+        """Staggered stat and status refresh times for a thread read through fds.
+
+        A thread's status turns fall on its stat turns, so a status read can
+        stand in for a stat one (see `sampler`).
+        """
+        t = self._t
         self._stagger = (self._stagger + _GOLDEN) % 1.0
         stat_iv, phase = self._stat_iv, self._status_iv * self._stagger
         th.status_due = t + phase
@@ -286,11 +373,6 @@ class Tracker:
         else:
             th.stat_due = t + stat_iv * self._stagger
         th.due = min(th.stat_due, th.status_due)
-        self._by_tid[tid] = th
-        self._n_fallback += th.fallback
-        self._n_nostatus += th.vol is None
-        self._switches_total += th.switches
-        return th
 
     def _release(self, th: Thread) -> None:
         for fd in (th.fd, th.stat_fd, th.status_fd):

@@ -424,6 +424,7 @@ def test_stat_status_and_schedstat_are_read_through_held_fds(
 ) -> None:
     s = make()
     s.sample()
+    step(s, clock)  # seen twice: now read through held fds
     by_path: list[str] = []
     real = procfs.read_file
 
@@ -491,6 +492,28 @@ def test_status_read_by_path_does_not_stand_in_for_stat(
     assert t.voluntary is not None and t.voluntary > 3  # status was still read, by path
 
 
+def test_a_thread_gets_held_fds_only_if_it_lives_to_its_second_sample(
+    make: Make, fake: FakeProc, clock: Clock
+) -> None:
+    s = make()
+    s.sample()
+    fake.add_thread(100, 300)
+    fake.add_thread(100, 301)
+    first = by_tid(step(s, clock))
+    assert first[300].new and first[300].voluntary is not None  # status read by path
+    held = s._fds.held
+    assert all(s._by_tid[t].fd == s._by_tid[t].stat_fd == -1 for t in (300, 301))
+    fake.remove_thread(301)  # lived less than a sample: never cost an fd
+    fake.bump(300, cpu_ns=20 * MS, slices=2)
+    second = by_tid(step(s, clock))
+    assert not second[300].new and second[300].executing == pytest.approx(0.2)
+    assert 301 not in second and 301 not in s._by_tid
+    th = s._by_tid[300]
+    assert th.fd >= 0 and th.stat_fd >= 0 and th.status_fd >= 0
+    assert s._fds.held == held + 3
+    assert second[300].voluntary_per_s == 0.0  # a rate, not n/a, until status is due
+
+
 def test_fds_stay_within_budget_and_schedstat_comes_first(
     make: Make, fake: FakeProc, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -498,7 +521,8 @@ def test_fds_stay_within_budget_and_schedstat_comes_first(
         fake.add_thread(100, tid)
     monkeypatch.setattr(procfs, "raise_fd_limit", lambda: procfs.FD_RESERVE + 40)
     s = make()
-    view = s.sample()
+    s.sample()
+    view = step(s, clock)  # fds are held from a thread's second sample
     assert len(view.threads) == 32
     ths = s._by_tid.values()
     schedstat = sum(th.fd >= 0 for th in ths)
