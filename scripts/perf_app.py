@@ -6,11 +6,14 @@ in a fresh process (so CPU and RSS are this app's alone); prints one
 and driven by `App.run_test` and Pilot, like the tests.
 
 What it watches, without changing the app:
+- frames *drawn*: a frame counts once the app has rebuilt its panes for it
+  (`CcvizApp._redraw`) and the compositor has painted what changed; a frame
+  that changed no line counts when the next redraw begins (nothing was left
+  to paint for it);
 - the threads pane's and the header's `render_line`: the compositor calls them
-  only for lines it repaints, and the header's clock changes with every frame,
-  so each new `history.appended` seen there is one frame *drawn*; the header's
-  lines also tell when a key's effect (the PAUSED badge, a new cpu-share) is
-  first painted;
+  only for lines it repaints, so they tell when a frame first reaches the
+  threads pane (start-up) and when a key's effect (the PAUSED badge, a new
+  cpu-share) is first painted;
 - `time.process_time()` of the whole process (sampler thread + UI + lab
   readers) and each thread's own schedstat, to split sampler from UI; and the
   CPU time of `CcvizApp._redraw` (building every pane's strips for a frame),
@@ -100,25 +103,17 @@ class Watch:
 
     def __init__(self, app: CcvizApp) -> None:
         self.app = app
-        self.paints: list[Paint] = []  # frames drawn anywhere (threads pane or header)
-        self.threads_paints: list[Paint] = []  # frames drawn in the threads pane
+        self.paints: list[Paint] = []  # frames drawn (see `timed_refresh`)
+        self.threads_paints: list[Paint] = []  # frames painted in the threads pane
         self._last_appended = self._threads_appended = -1
+        self._pending: Paint | None = None  # redrawn for, not yet painted
         self.header_hits: list[tuple[float, str]] = []
         self.header_want: Callable[[str], bool] | None = None
         threads_line = app.threads.render_line
         header_line = app.header.render_line
 
-        def painted() -> None:
-            history = app.history
-            if history.appended != self._last_appended:
-                latest = history.latest
-                if latest is not None:
-                    self._last_appended = history.appended
-                    self.paints.append(Paint.of(latest))
-
         def threads_render_line(y: int) -> Strip:
             strip = threads_line(y)
-            painted()
             history = app.history
             if history.appended != self._threads_appended and history.latest is not None:
                 self._threads_appended = history.appended
@@ -127,7 +122,6 @@ class Watch:
 
         def header_render_line(y: int) -> Strip:
             strip = header_line(y)
-            painted()
             want = self.header_want
             if want is not None and want(strip.text):
                 self.header_hits.append((time.monotonic(), strip.text))
@@ -138,13 +132,24 @@ class Watch:
         self.redraws = 0
         redraw = app._redraw
 
+        # A frame is *drawn* once the app has rebuilt its panes for it and the
+        # compositor has painted what changed. A frame that changed no line
+        # (say three idle threads and charts between columns) leaves nothing
+        # to paint: it counts as drawn when the next redraw begins.
         def timed_redraw() -> None:
+            if self._pending is not None:
+                self.paints.append(self._pending)
+                self._pending = None
             c0 = time.thread_time()
             try:
                 redraw()
             finally:
                 self.redraw_cpu_s += time.thread_time() - c0
                 self.redraws += 1
+            latest = app.history.latest
+            if app.history.appended != self._last_appended and latest is not None:
+                self._last_appended = app.history.appended
+                self._pending = Paint.of(latest)
 
         # Textual's side of a frame: painting the dirty lines (this child
         # process runs one app, so patching the class is safe).
@@ -157,6 +162,9 @@ class Watch:
                 refresh(screen)
             finally:
                 self.paint_cpu_s += time.thread_time() - c0
+            if self._pending is not None:
+                self.paints.append(self._pending)
+                self._pending = None
 
         Screen._compositor_refresh = timed_refresh  # type: ignore[method-assign]
 
