@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from tui.attach_source import NOTHING_TO_CHANGE, AttachSource
 from tui.controls import KIND_WORKER_BINDINGS, LOAD_BINDINGS, MixControls
+from tui.pacing import Pacer
 from tui.screens.compare import CompareOptions, CompareScreen
 from tui.screens.help import HelpScreen, help_markdown
 from tui.sources import FrameReady, LiveSource, ReplaySource, Source
@@ -107,7 +108,7 @@ class CcvizApp(MixControls, App[None]):
         self.ascii = ascii
         self.history = FrameHistory()
         self.paused = False
-        self._side_drawn = (0.0, -1)  # (frame time, lab index) the side panes last showed
+        self._side_pacer = Pacer(SIDE_PERIOD_S)
         self._warned: set[tuple[int, str]] = set()
         self.density = False
         self.error: str | None = None
@@ -230,12 +231,7 @@ class CcvizApp(MixControls, App[None]):
         """
         if frame is None or not self.source.live or self.paused:
             return True
-        last_t, last_lab = self._side_drawn
-        # three quarters of the period: frames a period apart are due despite jitter
-        if frame.lab_index == last_lab and 0 <= frame.t - last_t < 0.75 * SIDE_PERIOD_S:
-            return False
-        self._side_drawn = (frame.t, frame.lab_index)
-        return True
+        return self._side_pacer.due(frame.t, frame.lab_index)
 
     def _header_info(self) -> HeaderInfo:
         source = self.source

@@ -8,6 +8,7 @@ from tests.tui.factories import make_frame
 from tests.tui.fake_sources import FakeLive
 from tests.tui.helpers import wait_for
 from tui.app import make_app
+from tui.pacing import Pacer
 from tui.sources import FrameReady
 from tui.widgets.panes import SwitchesPane
 
@@ -34,3 +35,13 @@ async def test_side_panes_follow_five_times_a_second_the_threads_pane_every_fram
         await pilot.press("space")
         await pilot.pause()
         assert switches.lines_text()[0].startswith("voluntary/s  400")
+
+
+def test_pacer_lets_a_new_key_through_at_once_and_the_same_key_once_a_period() -> None:
+    pacer = Pacer(0.5)
+    assert pacer.due(1.0, "a")
+    assert not pacer.due(1.2, "a")
+    assert pacer.due(1.25, "b")  # what is shown changed: at once
+    assert not pacer.due(1.5, "b")
+    assert pacer.due(1.65, "b")  # a period on, within the jitter slack
+    assert pacer.due(0.5, "b")  # time went back (a new session): due

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from textual.geometry import Size
 from textual.strip import Strip
 
+from tui.pacing import Pacer
 from tui.widgets.glyphs import fmt_ms
 from tui.widgets.lines import InfoLines, LineBuilder, LinesWidget
 from workloads.config import MODELS, LabConfig
@@ -59,14 +60,13 @@ def _value(key: str, config: dict[str, object]) -> str:
 TICKING_PERIOD_S = 0.5
 
 
-def _ticking_only(old: HeaderInfo, new: HeaderInfo) -> bool:
-    """Whether only the clock and the cost figures differ (same lab, config and badges)."""
-    a, b = old.frame, new.frame
-    if a is None or b is None or replace(old, frame=None) != replace(new, frame=None):
-        return False
-    return (a.lab_index, a.lab_pid, a.lab_alive, a.config, a.fidelity) == (
-        b.lab_index, b.lab_pid, b.lab_alive, b.config, b.fidelity,
+def _meaning(info: HeaderInfo) -> tuple[object, ...]:
+    """What the header says apart from its clock and cost figures (a change shows at once)."""
+    frame = info.frame
+    lab = None if frame is None else (
+        frame.lab_index, frame.lab_pid, frame.lab_alive, frame.config, frame.fidelity
     )  # fmt: skip
+    return (replace(info, frame=None), lab)
 
 
 class StatusHeader(InfoLines[HeaderInfo]):
@@ -80,20 +80,13 @@ class StatusHeader(InfoLines[HeaderInfo]):
 
     DEFAULT_CSS = "StatusHeader { height: 2; }"
 
-    _drawn_t = 0.0  # the frame time last drawn
+    _pacer: Pacer | None = None
 
     def show(self, info: HeaderInfo) -> None:
-        old = self.info
-        if (
-            old is not None
-            and info.live
-            and info.frame is not None
-            and info.frame.t - self._drawn_t < TICKING_PERIOD_S
-            and _ticking_only(old, info)
-        ):
-            return
-        if info.frame is not None:
-            self._drawn_t = info.frame.t
+        if info.live and info.frame is not None:
+            self._pacer = self._pacer or Pacer(TICKING_PERIOD_S)
+            if not self._pacer.due(info.frame.t, _meaning(info)):
+                return
         super().show(info)
 
     def build(self, width: int, height: int) -> Iterable[Strip]:
@@ -216,7 +209,7 @@ class VerdictLine(LinesWidget):
     message: str | None = None  # overrides the verdict (e.g. a lab that failed to start)
     _version = 0
 
-    _drawn_t = 0.0
+    _pacer: Pacer | None = None
 
     def show(
         self, verdict: Verdict | None, message: str | None = None, *, t: float | None = None
@@ -228,18 +221,11 @@ class VerdictLine(LinesWidget):
         """
         if (verdict, message) == (self.verdict, self.message):
             return
-        old = self.verdict
-        if (
-            t is not None
-            and t - self._drawn_t < TICKING_PERIOD_S
-            and message == self.message
-            and verdict is not None
-            and old is not None
-            and (verdict.rule, verdict.level) == (old.rule, old.level)
-        ):
-            return
         if t is not None:
-            self._drawn_t = t
+            self._pacer = self._pacer or Pacer(TICKING_PERIOD_S)
+            meaning = (message, None if verdict is None else (verdict.rule, verdict.level))
+            if not self._pacer.due(t, meaning):
+                return
         width = self.draw_size.width
         rows = len(self._wrapped(width))
         self.verdict, self.message = verdict, message
