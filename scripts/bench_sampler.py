@@ -1,7 +1,7 @@
 """Micro-benchmark: ProcSampler's cost per thread against the bare pread floor.
 
 Starts a child process with N threads, samples it at 10 Hz with `ProcSampler`
-(default intervals: stat 0.5 s, status 1 s, tree 0.5 s), and, right before
+(default intervals: stat and status 1 s, tree 0.5 s), and, right before
 each sample, times a bare loop doing one ``os.pread`` of ``schedstat`` per
 thread on held fds — the least any sampler can do. Prints the median µs per
 thread per sample for both, and their ratio (target: within 2x).

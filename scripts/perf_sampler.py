@@ -105,7 +105,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "samples": samples,
             "hz": hz,
             "status_interval_s": 1.0,
-            "stat_interval_s": 0.5,
+            "stat_interval_s": 1.0,
             "tick_ms": 200,
         },
     }

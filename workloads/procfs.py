@@ -42,7 +42,7 @@ __all__ = [
     "parse_stat",
     "parse_stat_name_state",
     "parse_statm_rss",
-    "parse_status_name_state",
+    "parse_status",
     "parse_status_switches",
     "pread",
     "raise_fd_limit",
@@ -232,23 +232,43 @@ def parse_status_switches(raw: bytes) -> tuple[int, int]:
 
 _NAME = b"Name:\t"
 _STATE = b"\nState:\t"
+_NAMES: dict[bytes, str] = {}  # thread names repeat: decode each once
+_NAMES_MAX = 4096
 
 
-def parse_status_name_state(raw: bytes) -> tuple[str, str] | None:
-    """(name, state letter) from ``status``, as `parse_stat_name_state` gives them.
+def parse_status(raw: bytes) -> tuple[int, int, str | None, str | None]:
+    """``status`` in one pass: (voluntary, involuntary, name, state letter).
 
-    None when they cannot be had exactly: ``status`` escapes a backslash or a
-    newline in the name with a backslash, so a name holding one is left to
-    ``stat``, which prints it raw.
+    The sampler's refresh of a busy thread, once a second each: the switch
+    counts as `parse_status_switches` gives them; the name and state letter
+    as `parse_stat_name_state` would, or both None when they cannot be had
+    exactly (status escapes a backslash or a newline in a name, which stat
+    prints raw; no State line). Names are decoded once and shared.
     """
+    f = raw[raw.rfind(_VOL) + 1 :].split(None, 4)
+    if len(f) >= 4 and f[0] == _VOL[1:] and f[2] == _INVOL[1:]:
+        try:
+            vol, invol = int(f[1]), int(f[3])
+        except ValueError:
+            vol, invol = parse_status_switches(raw)
+    else:
+        vol, invol = parse_status_switches(raw)
+    if not raw.startswith(_NAME):
+        return vol, invol, None, None
     eol = raw.find(b"\n")
+    name_b = raw[6:eol]
+    name = _NAMES.get(name_b)
+    if name is None:
+        if b"\\" in name_b:
+            return vol, invol, None, None
+        if len(_NAMES) >= _NAMES_MAX:
+            _NAMES.clear()
+        name = _NAMES[name_b] = name_b.decode("utf-8", "replace")
     st = raw.find(_STATE, eol)
-    if not raw.startswith(_NAME) or st < 0 or b"\\" in raw[6:eol]:
-        return None
-    state = raw[st + 8 : st + 9]
-    if not state.strip():
-        return None
-    return raw[6:eol].decode("utf-8", "replace"), state.decode("ascii", "replace")
+    state = raw[st + 8 : st + 9] if st >= 0 else b" "
+    if not state or state.isspace():
+        return vol, invol, None, None
+    return vol, invol, name, state.decode("ascii", "replace")
 
 
 def parse_statm_rss(raw: bytes) -> int:

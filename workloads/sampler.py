@@ -19,17 +19,19 @@ thread per sample, the least any sampler can do: ≈ 2 µs of CPU on a busy
   parsed, shares computed in locals, constants where a share is 0 or 1, one
   `ThreadSample` built with ``tuple.__new__``. ≈ 1 µs of Python on a quiet
   machine, ≈ 1.5–2 µs with a busy lab thrashing the caches.
-- ``stat`` (state letter, name) and ``status`` (voluntary / involuntary
-  switches) are re-read only for threads that ran, when due: every
-  ``stat_interval`` / ``status_interval``, staggered across threads. Once
-  threads are busy these reads dominate: ≈ 3 and 4 µs each in a tight loop,
-  8–11 µs in the scan of a busy lab (cold kernel paths, task data hot on the
-  lab's CPU). So a thread's status turns fall on its stat turns, and a
-  ``status`` read through a held fd, which has the name and state too,
-  stands in for that turn's ``stat`` read: one ``stat`` and one ``status``
-  read a second per busy thread, not two and one. (Read by path, status may
-  belong to a new thread with the same tid: only stat, whose start time is
-  checked, may say who the thread is.)
+- ``status`` (voluntary / involuntary switches, and the name and state
+  letter) is re-read only for threads that ran, when due: every
+  ``status_interval`` (1 s), staggered across threads. Once threads are
+  busy these reads dominate: ≈ 2.5 µs each in a tight loop, 5–7 µs in the
+  scan of a busy lab (cold kernel paths, task data hot on the lab's CPU),
+  plus ≈ 1 µs to parse it in one pass (`procfs.parse_status`). ``stat``
+  has its own turns every ``stat_interval``, which fall on the status
+  turns; a ``status`` read through a held fd stands in for its turn's
+  ``stat`` read, so with the default ``stat_interval`` (1 s, the same) a
+  busy thread costs one ``status`` read a second and no ``stat`` read.
+  (Read by path, status may belong to a new thread with the same tid: only
+  stat, whose start time is checked, may say who the thread is; and a name
+  status would escape comes from stat.)
 - fds are held for all three files while the fd budget allows (stat and
   status only under 80% of it, see `tracker.Tracker._discover`); past it,
   files are read by path (open, read, close: ≈ 3× a pread).
@@ -60,7 +62,6 @@ from workloads.tracker import (
     Thread,
     Tracker,
     advance,
-    switches_of,
 )
 
 __all__ = ["KernelView", "ProcSampler", "ProcessGone"]
@@ -68,6 +69,13 @@ __all__ = ["KernelView", "ProcSampler", "ProcessGone"]
 _EPS = 1e-6  # s: float noise between two schedules meant to coincide
 _SCHEDSTAT_SIZE = 256  # three numbers; small enough to stay out of malloc
 _TID = attrgetter("tid")
+
+
+def _status(raw: bytes) -> tuple[int, int, str | None, str | None] | None:
+    try:
+        return procfs.parse_status(raw)
+    except ProcUnreadable:
+        return None
 
 
 def _schedstat(raw: bytes) -> tuple[int, int, int] | None:
@@ -100,7 +108,7 @@ class ProcSampler(Tracker):
     """Samples root_pid and its descendants (minus exclude_pids) from /proc.
 
     ``ProcSampler(root_pid, *, proc_root="/proc", clock=time.monotonic,
-    exclude_pids=lambda: (), stat_interval=0.5, status_interval=1.0,
+    exclude_pids=lambda: (), stat_interval=1.0, status_interval=1.0,
     tree_interval=0.5)``: see `Tracker`. Raises `ProcessGone` if there is no
     such process.
     """
@@ -398,16 +406,15 @@ class ProcSampler(Tracker):
         t = self._t
         old_vr, old_ir = th.vol_rate or 0.0, th.invol_rate or 0.0
         named = False
-        data = None
         if raw == th.status_raw and th.vol is not None:
             th.vol_rate = th.invol_rate = 0.0  # not scheduled since: counts are unchanged
             th.status_t = t
-        elif (data := self._status_bytes(th)) is None or (counts := switches_of(data)) is None:
+        elif (data := self._status_bytes(th)) is None or (fields := _status(data)) is None:
             self._n_nostatus += th.vol is not None
             th.vol = th.invol = th.vol_rate = th.invol_rate = None
             th.status_raw = raw
         else:
-            vol, invol = counts
+            vol, invol, name, state = fields
             start = th.status_t
             if prev_raw == th.status_raw and self._prev_t is not None:
                 # Unchanged through the previous sample: every switch since the
@@ -422,8 +429,8 @@ class ProcSampler(Tracker):
                 th.vol_rate = max(0, vol - th.vol) / span if span > 0 else 0.0
                 th.invol_rate = max(0, invol - th.invol) / span if span > 0 else 0.0
             th.vol, th.invol, th.status_t, th.status_raw = vol, invol, t, raw
-            if th.status_fd >= 0 and (name_state := procfs.parse_status_name_state(data)):
-                th.name, th.state = name_state
+            if th.status_fd >= 0 and name is not None and state is not None:
+                th.name, th.state = name, state
                 named = True
         self._vol_sum += (th.vol_rate or 0.0) - old_vr
         self._invol_sum += (th.invol_rate or 0.0) - old_ir

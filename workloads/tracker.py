@@ -110,7 +110,7 @@ class Tracker:
         proc_root: str = "/proc",
         clock: Callable[[], float] = time.monotonic,
         exclude_pids: Callable[[], Collection[int]] = lambda: (),
-        stat_interval: float = 0.5,
+        stat_interval: float = 1.0,
         status_interval: float = 1.0,
         tree_interval: float = 0.5,
     ) -> None:
@@ -185,12 +185,16 @@ class Tracker:
         return f"{self._root}/{th.pid}/task/{th.tid}/{name}"
 
     def _stat_bytes(self, th: Thread) -> bytes:
-        return procfs.read_held(th.stat_fd, self._task_path(th, "stat"))
+        fd = th.stat_fd
+        return procfs.pread(fd) if fd >= 0 else procfs.read_file(self._task_path(th, "stat"))
 
     def _status_bytes(self, th: Thread) -> bytes | None:
         """status, through the held fd or by path; None if unreadable. ThreadGone passes."""
+        fd = th.status_fd
         try:
-            return procfs.read_held(th.status_fd, self._task_path(th, "status"), _STATUS_SIZE)
+            if fd >= 0:
+                return procfs.pread(fd, _STATUS_SIZE)
+            return procfs.read_file(self._task_path(th, "status"), _STATUS_SIZE)
         except ThreadGone:
             raise
         except ProcUnreadable:

@@ -60,15 +60,21 @@ def test_parse_stat_name_state_agrees_with_parse_stat() -> None:
             procfs.parse_stat_name_state(bad)
 
 
-def test_parse_status_name_state_only_when_exact() -> None:
-    assert procfs.parse_status_name_state(STATUS) == ("a) b (c", "S")
+def test_parse_status_gives_switches_and_name_state_only_when_exact() -> None:
+    assert procfs.parse_status(STATUS) == (12, 3, "a) b (c", "S")
+    assert procfs.parse_status(STATUS) == (12, 3, "a) b (c", "S")  # the name decoded before
+    tail = b"voluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t2\n"
     # status escapes a backslash and a newline in a name; stat prints them raw
-    assert procfs.parse_status_name_state(b"Name:\ta\\\\b\nState:\tR (running)\n") is None
-    assert procfs.parse_status_name_state(b"Name:\ta\\nb\nState:\tR (running)\n") is None
-    assert procfs.parse_status_name_state(b"Name:\tx\nUmask:\t0022\n") is None  # no State
-    assert procfs.parse_status_name_state(b"Umask:\t0022\nState:\tS (sleeping)\n") is None
-    assert procfs.parse_status_name_state(b"Name:\tx\nState:\t\n") is None
-    assert procfs.parse_status_name_state(b"Name:\tx") is None
+    for head in (
+        b"Name:\ta\\\\b\nState:\tR (running)\n",
+        b"Name:\ta\\nb\nState:\tR (running)\n",
+        b"Name:\tx\nUmask:\t0022\n",  # no State
+        b"Umask:\t0022\nState:\tS (sleeping)\n",  # no Name
+        b"Name:\tx\nState:\t\n",
+    ):
+        assert procfs.parse_status(head + tail) == (1, 2, None, None), head
+    with pytest.raises(ProcUnreadable):
+        procfs.parse_status(b"Name:\tx\nState:\tS (sleeping)\n")  # no switch counts
 
 
 def test_parse_status_switches_wherever_they_are() -> None:
