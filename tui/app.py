@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from tui.attach_source import NOTHING_TO_CHANGE, AttachSource
 from tui.controls import KIND_WORKER_BINDINGS, LOAD_BINDINGS, MixControls
-from tui.pacing import Pacer
+from tui.pacing import FIGURES_PERIOD_S, Pacer
 from tui.screens.compare import CompareOptions, CompareScreen
 from tui.screens.help import HelpScreen, help_markdown
 from tui.sources import FrameReady, LiveSource, ReplaySource, Source
@@ -40,7 +40,7 @@ from workloads.verdict import verdict
 __all__ = ["CcvizApp", "make_app"]
 
 TICK_S = 0.05  # the replay clock's resolution
-SIDE_PERIOD_S = 0.2  # live, the side panes' figures change five times a second
+SIDE_PERIOD_S = FIGURES_PERIOD_S  # live, the side panes' figures change twice a second
 REPLAY_ACTIONS = frozenset({"step", "speed", "seek", "seek_to"})
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["Pacer"]
+__all__ = ["FIGURES_PERIOD_S", "Pacer"]
+
+#: Live figures (the header's clock and cost, the verdict's rates, the side
+#: panes) change at most twice a second; the threads pane keeps every frame.
+FIGURES_PERIOD_S = 0.5
 
 #: Frames a period apart must be due despite jitter: due after this share of it.
 _SLACK = 0.75

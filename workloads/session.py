@@ -47,6 +47,8 @@ class LabSession:
     ) -> None:
         """`cpus` pins every lab (and its workers) to those CPUs, e.g. for a duel."""
         self._config = config
+        self._dict: dict[str, Any] = {}
+        self._dict_of: LabConfig | None = None  # the config `_dict` was made from
         self.cpus = cpus
         self._on_frame = on_frame
         self._proc_root = proc_root
@@ -213,10 +215,17 @@ class LabSession:
                 raw,
                 lab_pid=lab.pid,
                 lab_index=self._lab_index,
-                config=self._config.to_dict(),
+                config=self._config_dict(),
                 events=events,
                 lab_alive=alive,
             )
+
+    def _config_dict(self) -> dict[str, Any]:
+        """The config in force as a dict, made once per config: frames share it, read-only."""
+        config = self._config
+        if self._dict_of is not config:
+            self._dict, self._dict_of = config.to_dict(), config
+        return self._dict
 
     def _note_generation(self, generation: int) -> None:
         for g in sorted(self._pending):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from textual.geometry import Size
 from textual.strip import Strip
 
-from tui.pacing import Pacer
+from tui.pacing import FIGURES_PERIOD_S, Pacer
 from tui.widgets.glyphs import fmt_ms
 from tui.widgets.lines import InfoLines, LineBuilder, LinesWidget
 from workloads.config import MODELS, LabConfig
@@ -57,7 +57,7 @@ def _value(key: str, config: dict[str, object]) -> str:
 
 
 #: While live, the header's clock and cost figures are redrawn at most this often.
-TICKING_PERIOD_S = 0.5
+TICKING_PERIOD_S = FIGURES_PERIOD_S
 
 
 def _meaning(info: HeaderInfo) -> tuple[object, ...]:
