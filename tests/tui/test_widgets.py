@@ -99,6 +99,19 @@ def test_summary_row_for_the_threads_that_do_not_fit() -> None:
     assert widget.border_title == "Threads 1–4 of 20"
 
 
+def test_threads_seen_once_share_one_line_until_they_are_measured() -> None:
+    old = tuple(make_thread(t, executing=0.5) for t in (1, 2))
+    fresh = tuple(make_thread(t, name=f"task-{t}")._replace(new=True) for t in (7, 5, 6))
+    widget = pane(ThreadsPane, history_of(make_frame(1, threads=old + fresh)), size=(120, 10))
+    lines = widget.lines_text()
+    assert [ln.split()[1] for ln in lines[1:3]] == ["worker-1", "worker-2"]
+    assert lines[3].startswith("+3 new, measured from the next sample: task-5, task-6, task-7")
+    assert not any("task-" in ln for ln in lines[:3] + lines[4:])  # no row of zeros for them
+    assert widget.border_title == "Threads (5)"
+    narrow = pane(ThreadsPane, history_of(make_frame(1, threads=old + fresh)), size=(50, 10))
+    assert narrow.lines_text()[3].rstrip().endswith("task-5, …")
+
+
 def test_density_view_draws_one_cell_per_thread() -> None:
     threads = tuple(
         make_thread(t, executing=1.0 if t % 10 == 0 else 0.0) for t in range(1, 2001)

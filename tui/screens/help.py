@@ -105,7 +105,8 @@ def help_markdown(glyphs: Glyphs, bindings: Iterable[Binding]) -> str:
     """The whole help text as Markdown."""
     out = ["# ccviz help", "", "## Thread states", ""]
     out.append("Each strip cell is one sample (newest at the right); it shows the state that "
-               "took most of that interval.")
+               "took most of that interval. Threads seen for the first time have no interval "
+               "yet: they share one `+N new` line and get a row from their next sample.")
     out.append("")
     out.append("| cell | state | how it is known |")
     out.append("|---|---|---|")

@@ -139,7 +139,12 @@ class ThreadsPane(LinesWidget):
         self, history: FrameHistory, threads: Sequence[ThreadSample], width: int, height: int
     ) -> list[Strip]:
         layout, cells = choose_layout(width)
-        body = max(0, height - 1)
+        # Threads seen for the first time have no measured interval yet: one
+        # line lists them, and each gets a row from its first measured sample.
+        fresh = [t for t in threads if t.new]
+        if fresh:
+            threads = [t for t in threads if not t.new]
+        body = max(0, height - 1 - (1 if fresh and height > 2 else 0))
         total = len(threads)
         if total > body:
             shown_rows = max(0, body - 1)  # the last row summarises the rest
@@ -150,9 +155,10 @@ class ThreadsPane(LinesWidget):
         start = self.scroll_rows
         shown = threads[start : start + shown_rows]
         self.set_title(
-            f"Threads ({total})"
+            f"Threads ({total + len(fresh)})"
             if len(shown) == total
             else f"Threads {start + 1}–{start + len(shown)} of {total}"
+            + (f" (+{len(fresh)} new)" if fresh else "")
         )
         markers = history.markers(cells)
         lines = [self._header(layout, cells, markers, width)]
@@ -162,7 +168,30 @@ class ThreadsPane(LinesWidget):
         rest = [t for i, t in enumerate(threads) if not start <= i < start + len(shown)]
         if rest and body > 0:
             lines.append(self._summary(rest, f"+{len(rest)} more", width, hint=True))
+        if fresh and height > 2:
+            lines.append(self._fresh(fresh, width))
         return lines
+
+    def _fresh(self, fresh: Sequence[ThreadSample], width: int) -> Strip:
+        """'+12 new, measured from the next sample: task-17, task-18, …' (by tid).
+
+        A thread-per-task lab starts about ten such threads a frame and most
+        are gone by the next sample (a 20 ms task): as rows they would be
+        blank strips with nothing measured, a different ten every frame. The
+        line keeps the churn visible without drawing figures nobody measured.
+        """
+        line = LineBuilder().add(f"+{len(fresh)} new", self.style_of("lines--label"))
+        line.add(", measured from the next sample: ", self.style_of("lines--dim"))
+        names: list[str] = []
+        room = width - line.length
+        for sample in sorted(fresh, key=lambda t: (t.pid, t.tid)):
+            room -= len(sample.name) + 2
+            if room < 0:
+                names.append(self.glyphs.more)
+                break
+            names.append(sample.name)
+        line.add(", ".join(names), self.style_of("lines--value"))
+        return line.strip(width, self.style_of("lines--value"))
 
     def _header(
         self, layout: Layout, cells: int, markers: Sequence[str | None], width: int
