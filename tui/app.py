@@ -40,7 +40,6 @@ from workloads.verdict import verdict
 __all__ = ["CcvizApp", "make_app"]
 
 TICK_S = 0.05  # the replay clock's resolution
-SIDE_PERIOD_S = FIGURES_PERIOD_S  # live, the side panes' figures change twice a second
 REPLAY_ACTIONS = frozenset({"step", "speed", "seek", "seek_to"})
 
 
@@ -108,7 +107,7 @@ class CcvizApp(MixControls, App[None]):
         self.ascii = ascii
         self.history = FrameHistory()
         self.paused = False
-        self._side_pacer = Pacer(SIDE_PERIOD_S)
+        self._figures_pacer = Pacer(FIGURES_PERIOD_S)
         self._warned: set[tuple[int, str]] = set()
         self.density = False
         self.error: str | None = None
@@ -215,23 +214,24 @@ class CcvizApp(MixControls, App[None]):
             found = None if frame is None else judge(frame, self.history, cores=self.source.cores)
             ticking = frame.t if frame is not None and self.source.live else None
             self.verdict_line.show(found, self.error, t=ticking)
-            self.threads.show(self.history)
-            if self.side.display and self._side_due(frame):  # hidden at small sizes
+            figures_due = self._figures_due(frame)
+            self.threads.show(self.history, figures_due=figures_due)
+            if self.side.display and figures_due:  # hidden at small sizes
                 for pane in self.side_panes:
                     pane.show(self.history)
             if self.settings.has_class("-open"):
                 self.settings.sync(self.source.config)
 
-    def _side_due(self, frame: Frame | None) -> bool:
-        """Live, the side panes follow at most every `SIDE_PERIOD_S` (at once for a new lab).
+    def _figures_due(self, frame: Frame | None) -> bool:
+        """Live, figures follow at most every `FIGURES_PERIOD_S` (at once for a new lab).
 
-        They are half the screen, and their figures cannot be read at ten
-        changes a second; the threads pane, the animation, keeps every frame.
-        Paused, replayed or stepped frames are always shown whole.
+        The side panes and the threads pane's figures cannot be read at ten
+        changes a second; the threads pane's strips, the animation, keep
+        every frame. Paused, replayed or stepped frames are always shown whole.
         """
         if frame is None or not self.source.live or self.paused:
             return True
-        return self._side_pacer.due(frame.t, frame.lab_index)
+        return self._figures_pacer.due(frame.t, frame.lab_index)
 
     def _header_info(self) -> HeaderInfo:
         source = self.source

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from typing import Any
 
 from rich.style import Style
 from textual import events
@@ -96,14 +97,31 @@ class ThreadsPane(LinesWidget):
     BORDER_TITLE = "Threads"
 
     history: FrameHistory | None = None
+    figures_due = True
     density = False
     scroll_rows = 0  # rows scrolled past with the mouse wheel
     _cells: dict[object, tuple[str, Style]] | None = None
     _cells_for: object = None
 
-    def show(self, history: FrameHistory) -> None:
+    def show(self, history: FrameHistory, *, figures_due: bool = True) -> None:
+        """Draw the latest frame; its strips always, its figures only if `figures_due`.
+
+        The strips are the animation and move every frame. The figures (a
+        row's shares and rates, the `+N new` line) are redrawn only when
+        `figures_due` (live: twice a second, see `tui.pacing`); until then a
+        row keeps the figures it showed, so a quiet thread's row does not
+        change at all. A thread's first row always has its own figures.
+        """
         self.history = history
+        self.figures_due = figures_due
         self.update_lines()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Figure segments of the rows last built, by (pid, tid, figure columns).
+        self._figures: dict[tuple[int, int, tuple[str, ...]], list[tuple[str, Style]]] = {}
+        self._figures_next: dict[tuple[int, int, tuple[str, ...]], list[tuple[str, Style]]] = {}
+        self._fresh_line: Strip | None = None
 
     def set_density(self, on: bool) -> None:
         self.density = on
@@ -162,14 +180,21 @@ class ThreadsPane(LinesWidget):
         )
         markers = history.markers(cells)
         lines = [self._header(layout, cells, markers, width)]
+        self._figures_next = {}  # the shown rows' figures: kept for the next build
         for sample in shown:
             cells_states = history.strip((sample.pid, sample.tid), cells)
             lines.append(self._row(sample, layout, cells_states, markers, width))
+        self._figures = self._figures_next
         rest = [t for i, t in enumerate(threads) if not start <= i < start + len(shown)]
         if rest and body > 0:
             lines.append(self._summary(rest, f"+{len(rest)} more", width, hint=True))
         if fresh and height > 2:
-            lines.append(self._fresh(fresh, width))
+            fresh_line = self._fresh_line
+            if self.figures_due or fresh_line is None or fresh_line.cell_length != width:
+                fresh_line = self._fresh_line = self._fresh(fresh, width)
+            lines.append(fresh_line)
+        else:
+            self._fresh_line = None
         return lines
 
     def _fresh(self, fresh: Sequence[ThreadSample], width: int) -> Strip:
@@ -238,18 +263,29 @@ class ThreadsPane(LinesWidget):
         if layout.name_width:
             line.add(sample.name[: layout.name_width].ljust(layout.name_width) + " ", value)
         self._strip_cells(line, states, markers)
-        # Figures sharing a style go in one segment: each segment costs Textual
-        # a step per painted line.
-        text, style = " ", dim
+        key = (sample.pid, sample.tid, layout.figures)
+        figures = None if self.figures_due else self._figures.get(key)
+        if figures is None:
+            figures = self._figures_next[key] = self._figure_segments(sample, layout)
+        else:
+            self._figures_next[key] = figures
+        for text, style in figures:
+            line.add(text, style)
+        return line.strip(width, value)
+
+    def _figure_segments(self, sample: ThreadSample, layout: Layout) -> list[tuple[str, Style]]:
+        """The row's figures; those sharing a style in one segment (Textual pays per segment)."""
+        segments: list[tuple[str, Style]] = []
+        text, style = " ", self.style_of("lines--dim")
         for figure in layout.figures:
             figure_text, figure_style = self._figure(sample, figure)
             if figure_style is not style and text.strip():
-                line.add(text, style)
+                segments.append((text, style))
                 text = ""
             text += figure_text.rjust(FIGURE_WIDTH[figure])
             style = figure_style
-        line.add(text, style)
-        return line.strip(width, value)
+        segments.append((text, style))
+        return segments
 
     def _strip_cells(
         self,
@@ -295,6 +331,8 @@ class ThreadsPane(LinesWidget):
 
     def notify_style_update(self) -> None:
         self._cells = None
+        self._figures.clear()
+        self._fresh_line = None
         super().notify_style_update()
 
     def _figure(self, sample: ThreadSample, figure: str) -> tuple[str, Style]:
