@@ -14,7 +14,8 @@ import math
 __all__ = ["FIGURES_PERIOD_S", "Pacer"]
 
 #: Live figures (the header's clock and cost, the verdict's rates, the side
-#: panes) change at most twice a second; the threads pane keeps every frame.
+#: panes, the thread rows' figures) change at most twice a second; the
+#: threads pane's strips keep every frame.
 FIGURES_PERIOD_S = 0.5
 
 #: Frames a period apart must be due despite jitter: due after this share of it.

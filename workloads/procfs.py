@@ -245,14 +245,7 @@ def parse_status(raw: bytes) -> tuple[int, int, str | None, str | None]:
     exactly (status escapes a backslash or a newline in a name, which stat
     prints raw; no State line). Names are decoded once and shared.
     """
-    f = raw[raw.rfind(_VOL) + 1 :].split(None, 4)
-    if len(f) >= 4 and f[0] == _VOL[1:] and f[2] == _INVOL[1:]:
-        try:
-            vol, invol = int(f[1]), int(f[3])
-        except ValueError:
-            vol, invol = parse_status_switches(raw)
-    else:
-        vol, invol = parse_status_switches(raw)
+    vol, invol = parse_status_switches(raw)
     if not raw.startswith(_NAME):
         return vol, invol, None, None
     eol = raw.find(b"\n")

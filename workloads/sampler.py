@@ -62,6 +62,7 @@ from workloads.tracker import (
     Thread,
     Tracker,
     advance,
+    status_of,
 )
 
 __all__ = ["KernelView", "ProcSampler", "ProcessGone"]
@@ -69,13 +70,6 @@ __all__ = ["KernelView", "ProcSampler", "ProcessGone"]
 _EPS = 1e-6  # s: float noise between two schedules meant to coincide
 _SCHEDSTAT_SIZE = 256  # three numbers; small enough to stay out of malloc
 _TID = attrgetter("tid")
-
-
-def _status(raw: bytes) -> tuple[int, int, str | None, str | None] | None:
-    try:
-        return procfs.parse_status(raw)
-    except ProcUnreadable:
-        return None
 
 
 def _schedstat(raw: bytes) -> tuple[int, int, int] | None:
@@ -409,7 +403,7 @@ class ProcSampler(Tracker):
         if raw == th.status_raw and th.vol is not None:
             th.vol_rate = th.invol_rate = 0.0  # not scheduled since: counts are unchanged
             th.status_t = t
-        elif (data := self._status_bytes(th)) is None or (fields := _status(data)) is None:
+        elif (data := self._status_bytes(th)) is None or (fields := status_of(data)) is None:
             self._n_nostatus += th.vol is not None
             th.vol = th.invol = th.vol_rate = th.invol_rate = None
             th.status_raw = raw

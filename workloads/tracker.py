@@ -20,7 +20,7 @@ from workloads import procfs
 from workloads.frames import ThreadSample
 from workloads.procfs import PpidCache, ProcError, ProcessGone, ProcUnreadable, ThreadGone
 
-__all__ = ["ALWAYS", "NEVER", "NS_PER_TICK", "Proc", "Thread", "Tracker", "advance", "switches_of"]
+__all__ = ["ALWAYS", "NEVER", "NS_PER_TICK", "Proc", "Thread", "Tracker", "advance", "status_of"]
 
 NS_PER_TICK = 1_000_000_000 // procfs.CLK_TCK
 NEVER, ALWAYS = -math.inf, math.inf
@@ -36,10 +36,10 @@ def advance(due: float, t: float, interval: float) -> float:
     return t if interval <= 0 else due + interval * (int((t - due) // interval) + 1)
 
 
-def switches_of(status: bytes) -> tuple[int, int] | None:
-    """(voluntary, involuntary) from a status read; None if it has none."""
+def status_of(status: bytes) -> tuple[int, int, str | None, str | None] | None:
+    """`procfs.parse_status` of a status read; None if it has no switch counts."""
     try:
-        return procfs.parse_status_switches(status)
+        return procfs.parse_status(status)
     except ProcUnreadable:
         return None
 
@@ -355,8 +355,8 @@ class Tracker:
     def _baseline_status(self, th: Thread, status: bytes | None) -> None:
         """Switch counts to measure rates from (None when status is unreadable)."""
         th.status_raw, th.status_t = th.raw, self._t
-        if status is not None and (counts := switches_of(status)) is not None:
-            th.vol, th.invol = counts
+        if status is not None and (fields := status_of(status)) is not None:
+            th.vol, th.invol = fields[0], fields[1]
             th.vol_rate = th.invol_rate = 0.0
         if th.fallback:
             th.switches = (th.vol or 0) + (th.invol or 0)

@@ -56,10 +56,6 @@ def _value(key: str, config: dict[str, object]) -> str:
     return str(value)
 
 
-#: While live, the header's clock and cost figures are redrawn at most this often.
-TICKING_PERIOD_S = FIGURES_PERIOD_S
-
-
 def _meaning(info: HeaderInfo) -> tuple[object, ...]:
     """What the header says apart from its clock and cost figures (a change shows at once)."""
     frame = info.frame
@@ -84,7 +80,7 @@ class StatusHeader(InfoLines[HeaderInfo]):
 
     def show(self, info: HeaderInfo) -> None:
         if info.live and info.frame is not None:
-            self._pacer = self._pacer or Pacer(TICKING_PERIOD_S)
+            self._pacer = self._pacer or Pacer(FIGURES_PERIOD_S)
             if not self._pacer.due(info.frame.t, _meaning(info)):
                 return
         super().show(info)
@@ -217,12 +213,12 @@ class VerdictLine(LinesWidget):
         """Show a verdict; given `t` (a live frame's time), figures alone move twice a second.
 
         The same rule with new figures in its sentence is redrawn at most every
-        `TICKING_PERIOD_S`; a different rule or message is drawn at once.
+        `FIGURES_PERIOD_S`; a different rule or message is drawn at once.
         """
         if (verdict, message) == (self.verdict, self.message):
             return
         if t is not None:
-            self._pacer = self._pacer or Pacer(TICKING_PERIOD_S)
+            self._pacer = self._pacer or Pacer(FIGURES_PERIOD_S)
             meaning = (message, None if verdict is None else (verdict.rule, verdict.level))
             if not self._pacer.due(t, meaning):
                 return

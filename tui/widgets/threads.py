@@ -103,6 +103,13 @@ class ThreadsPane(LinesWidget):
     _cells: dict[object, tuple[str, Style]] | None = None
     _cells_for: object = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Figure segments of the rows last built, by (pid, tid, figure columns).
+        self._figures: dict[tuple[int, int, tuple[str, ...]], list[tuple[str, Style]]] = {}
+        self._figures_next: dict[tuple[int, int, tuple[str, ...]], list[tuple[str, Style]]] = {}
+        self._fresh_line: Strip | None = None
+
     def show(self, history: FrameHistory, *, figures_due: bool = True) -> None:
         """Draw the latest frame; its strips always, its figures only if `figures_due`.
 
@@ -115,13 +122,6 @@ class ThreadsPane(LinesWidget):
         self.history = history
         self.figures_due = figures_due
         self.update_lines()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Figure segments of the rows last built, by (pid, tid, figure columns).
-        self._figures: dict[tuple[int, int, tuple[str, ...]], list[tuple[str, Style]]] = {}
-        self._figures_next: dict[tuple[int, int, tuple[str, ...]], list[tuple[str, Style]]] = {}
-        self._fresh_line: Strip | None = None
 
     def set_density(self, on: bool) -> None:
         self.density = on
