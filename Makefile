@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast lint perf soak screenshots record-fixtures clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py workloads/_hotloop.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,web]'

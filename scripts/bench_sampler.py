@@ -67,7 +67,8 @@ def measure_pid(
         per_sample_ms: list[float] = []
         status_reads = 0
         with ProcSampler(pid, exclude_pids=lambda: exclude) as sampler:
-            # Every status read goes through this one method (older samplers: _status_counts).
+            # Every status read goes through one method (older samplers: _status_counts),
+            # or, in the C hot loop, is announced to _status_hook (when it has one).
             name = "_status_bytes" if hasattr(sampler, "_status_bytes") else "_status_counts"
             read_status = getattr(sampler, name)
 
@@ -76,7 +77,13 @@ def measure_pid(
                 status_reads += 1
                 return read_status(th)
 
+            def announced(th: object) -> None:
+                nonlocal status_reads
+                status_reads += 1
+
             setattr(sampler, name, counting)
+            if hasattr(sampler, "_status_hook"):
+                sampler._status_hook = announced
             for _ in range(5):  # discovery and the first stat/status rounds
                 sampler.sample()
                 time.sleep(1 / hz)

@@ -14,11 +14,24 @@ import pytest
 
 from tests.workloads.fakeproc import FakeProc
 from workloads import procfs
+from workloads import sampler as sampler_module
 from workloads.frames import ThreadSample
 from workloads.procfs import ProcessGone
 from workloads.sampler import KernelView, ProcSampler
 
 MS = 1_000_000  # ns
+
+
+@pytest.fixture(autouse=True, params=["C", "Python"])
+def hot_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with each hot loop: the C one (if built) and the Python one."""
+    if request.param == "C":
+        if sampler_module._HOTLOOP is None:
+            pytest.skip("the C hot loop is not built (or CCVIZ_PURE_PYTHON is set)")
+        monkeypatch.setattr(ProcSampler, "_scan", ProcSampler._scan_threads_c)
+    else:
+        monkeypatch.setattr(ProcSampler, "_scan", ProcSampler._scan_threads)
+    return str(request.param)
 
 
 class Clock:
@@ -394,10 +407,21 @@ def test_fd_budget_overflow_reads_by_path(
 def _count_reads(monkeypatch: pytest.MonkeyPatch, suffix: str) -> list[str]:
     """Paths of the stat or status reads from now on, through held fds or by path.
 
-    Every thread stat read goes through `Tracker._stat_bytes`, every status
-    read through `Tracker._status_bytes`.
+    Every thread stat read goes through `Tracker._stat_bytes`; every status
+    read through `Tracker._status_bytes`, or is one the C loop makes itself,
+    which it announces to `ProcSampler._status_hook`.
     """
     reads: list[str] = []
+    earlier = ProcSampler._status_hook  # another count of this test's: keep it counting
+
+    def hook(self: ProcSampler, th: object) -> None:
+        path = self._task_path(th, "status")
+        if path.endswith(suffix):
+            reads.append(path)
+        if earlier is not None:
+            earlier(self, th)
+
+    monkeypatch.setattr(ProcSampler, "_status_hook", hook)
     for name in ("stat", "status"):
         method = f"_{name}_bytes"
         real = getattr(ProcSampler, method)

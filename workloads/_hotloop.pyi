@@ -1,0 +1,17 @@
+"""The sampler's hot loop in C (`_hotloop.c`); see `workloads.sampler`."""
+
+from collections.abc import Callable
+from typing import Any
+
+from workloads.tracker import Thread
+
+def bind(thread_type: type, sample_type: type, never: float, always: float) -> None: ...
+def scan(
+    sampler: Any,
+    threads: list[Thread],
+    phases: dict[int, str] | None,
+    read_file: Callable[[str], bytes],
+    parse3: Callable[[bytes], tuple[int, int, int] | None],
+    gone_errors: tuple[type[BaseException], ...],
+    refresh_errors: type[BaseException],
+) -> tuple[list[Thread], int, int, float]: ...
