@@ -24,11 +24,29 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 
 #define SCHEDSTAT_SIZE 256
 #define STATUS_SIZE 16384 /* as tracker._STATUS_SIZE: status can outgrow a page */
 #define EPS 1e-6          /* as sampler._EPS */
+#define GIL_EVERY 64      /* threads between two chances for other threads to run */
+#define PREFETCH 8        /* threads ahead */
+#define SLOT_SIZE 48      /* a schedstat line is ~40 bytes; a full slot is read again */
+#define STATUS_AHEAD 4096 /* a status is ~1.4 kB; one that fills this is read again */
+
+/* One thread's schedstat, read ahead of the loop; and its status, where the
+ * loop is sure to want it (a refresh due, the thread moved since its last
+ * status read: see `wants_status`). */
+typedef struct {
+    PyObject *th;      /* which thread it was read for (compared, never dereferenced) */
+    int fd;            /* the fd it was read through; -1: not read (by path, or not a Thread) */
+    int len;           /* bytes read; -1: the read failed; -2: not read */
+    int status_fd;     /* -1: status not read ahead */
+    int status_len;    /* as len */
+    char *status;      /* STATUS_AHEAD bytes in the scan's status block */
+    char buf[SLOT_SIZE];
+} Slot;
 
 enum {
     F_PID, F_TID, F_FD, F_RAW, F_UNTIL, F_FAST, F_DUE, F_SAMPLE, F_CPU, F_RUNQ,
@@ -51,6 +69,8 @@ static const char *const FIELD_NAMES[N_FIELDS] = {
 static Py_ssize_t offsets[N_FIELDS];
 static PyTypeObject *thread_type = NULL;
 static PyTypeObject *sample_type = NULL;
+static PyTypeObject *stat_type = NULL;  /* procfs.Stat */
+static PyObject *stat_fallback = NULL;  /* procfs.parse_stat, for what parse_stat leaves */
 static PyObject *zero_f = NULL, *one_f = NULL, *never_f = NULL, *always_f = NULL;
 static PyObject *cpu_str = NULL;
 
@@ -109,17 +129,19 @@ truthy(PyObject *th, int f)
     return v == NULL ? -1 : PyObject_IsTrue(v);
 }
 
-/* bind(Thread, ThreadSample, NEVER, ALWAYS): learn the slot offsets. */
+/* bind(Thread, ThreadSample, Stat, procfs.parse_stat, NEVER, ALWAYS): learn
+ * the slot offsets, the tuple types to build, and where odd stat text goes. */
 static PyObject *
 bind(PyObject *self, PyObject *args)
 {
-    PyObject *tcls, *scls;
+    PyObject *tcls, *scls, *stcls, *py_parse_stat;
     double never, always;
-    if (!PyArg_ParseTuple(args, "O!O!dd", &PyType_Type, &tcls, &PyType_Type, &scls,
-                          &never, &always))
+    if (!PyArg_ParseTuple(args, "O!O!O!Odd", &PyType_Type, &tcls, &PyType_Type, &scls,
+                          &PyType_Type, &stcls, &py_parse_stat, &never, &always))
         return NULL;
-    if (!PyType_IsSubtype((PyTypeObject *)scls, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "the sample type must be a tuple subclass");
+    if (!PyType_IsSubtype((PyTypeObject *)scls, &PyTuple_Type)
+        || !PyType_IsSubtype((PyTypeObject *)stcls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "the sample and stat types must be tuple subclasses");
         return NULL;
     }
     for (int f = 0; f < N_FIELDS; f++) {
@@ -141,6 +163,8 @@ bind(PyObject *self, PyObject *args)
     }
     Py_XSETREF(thread_type, (PyTypeObject *)Py_NewRef(tcls));
     Py_XSETREF(sample_type, (PyTypeObject *)Py_NewRef(scls));
+    Py_XSETREF(stat_type, (PyTypeObject *)Py_NewRef(stcls));
+    Py_XSETREF(stat_fallback, Py_NewRef(py_parse_stat));
     Py_XSETREF(never_f, PyFloat_FromDouble(never));
     Py_XSETREF(always_f, PyFloat_FromDouble(always));
     if (never_f == NULL || always_f == NULL)
@@ -195,6 +219,12 @@ make_sample(PyObject *items[N_SAMPLE_FIELDS])
         }
         PyTuple_SET_ITEM(s, i, items[i]);
     }
+#ifndef KEEP_TRACKED
+    /* ints, floats, strs, None and bools cannot form a cycle: the collector
+     * would untrack it at its first pass (as it does any such tuple); done
+     * now, the old sample's dealloc skips unlinking it from among cold ones. */
+    PyObject_GC_UnTrack(s);
+#endif
     return s;
 }
 
@@ -226,7 +256,8 @@ typedef struct {
     int has_prev_t;
     PyObject *t_obj; /* t as a float, stored as status_t */
     PyObject *status_hook; /* the sampler's _status_hook, or NULL: told of each status read */
-    char *status_buf;
+    char *status_buf; /* this scan's own (PyMem_RawMalloc'ed when first needed) */
+    Slot *cur;        /* the Slot of the thread being looked at, or NULL */
 } Ctx;
 
 /* Python's float floor division (Objects/floatobject.c, _float_div_mod). */
@@ -430,23 +461,35 @@ refresh_inline(Ctx *c, PyObject *th, PyObject *raw, PyObject *prev)
             return -1;
         if (fd < 0)
             return 0;
-        if (c->status_hook != NULL) {
-            PyObject *h = PyObject_CallOneArg(c->status_hook, th);
-            if (h == NULL)
-                return -1;
-            Py_DECREF(h);
-        }
+        Slot *sl = c->cur;
+        const char *data;
         ssize_t n;
-        do {
-            n = pread((int)fd, c->status_buf, STATUS_SIZE, 0);
-        } while (n < 0 && errno == EINTR);
+        if (sl != NULL && sl->status_fd == fd && sl->status_len > 0
+            && sl->status_len < STATUS_AHEAD) {
+            data = sl->status; /* read ahead (and announced to the hook then) */
+            n = sl->status_len;
+        } else {
+            if (c->status_buf == NULL
+                && (c->status_buf = PyMem_RawMalloc(STATUS_SIZE)) == NULL)
+                return 0; /* Python's refresh reads it then */
+            if (c->status_hook != NULL) {
+                PyObject *h = PyObject_CallOneArg(c->status_hook, th);
+                if (h == NULL)
+                    return -1;
+                Py_DECREF(h);
+            }
+            do {
+                n = pread((int)fd, c->status_buf, STATUS_SIZE, 0);
+            } while (n < 0 && errno == EINTR);
+            data = c->status_buf;
+        }
         if (n <= 0 || n >= STATUS_SIZE)
             return 0; /* gone, unreadable or outsized: Python says which */
         long long vol, invol, old_vol, old_invol;
         const char *name;
         Py_ssize_t name_len;
         char state;
-        if (parse_status(c->status_buf, n, &vol, &invol, &name, &name_len, &state) < 0)
+        if (parse_status(data, n, &vol, &invol, &name, &name_len, &state) < 0)
             return 0;
         if (as_ll(vol_o, &old_vol) < 0 || as_ll(invol_o, &old_invol) < 0)
             return -1;
@@ -534,6 +577,49 @@ do_refresh(Ctx *c, PyObject *refresh, PyObject *th, PyObject *raw, PyObject *pre
     return 0;
 }
 
+static inline int
+is_float(PyObject *v, double *out)
+{
+    if (v == NULL || !PyFloat_CheckExact(v))
+        return 0;
+    *out = PyFloat_AS_DOUBLE(v);
+    return 1;
+}
+
+/* Will the loop read this thread's status itself (`refresh_inline`), given
+ * its schedstat read ahead in `sl`? Read-only; any doubt answers 0 (the loop
+ * then reads it as usual). */
+static int
+wants_status(PyObject *th, Slot *sl, double t)
+{
+#define SLOT(f) (*(PyObject **)((char *)th + offsets[f]))
+    double until, due, status_due;
+    PyObject *prev = SLOT(F_RAW), *status_raw = SLOT(F_STATUS_RAW), *fd = SLOT(F_STATUS_FD);
+    if (SLOT(F_FAST) != Py_True || SLOT(F_FALLBACK) != Py_False || prev == NULL
+        || !PyBytes_CheckExact(prev) || status_raw == NULL || !PyBytes_CheckExact(status_raw)
+        || SLOT(F_VOL) == NULL || SLOT(F_VOL) == Py_None || SLOT(F_INVOL) == NULL
+        || SLOT(F_INVOL) == Py_None || fd == NULL || !PyLong_CheckExact(fd))
+        return 0;
+    if (!is_float(SLOT(F_UNTIL), &until) || !is_float(SLOT(F_DUE), &due)
+        || !is_float(SLOT(F_STATUS_DUE), &status_due))
+        return 0;
+#undef SLOT
+    int same = sl->len == PyBytes_GET_SIZE(prev) && memcmp(sl->buf, PyBytes_AS_STRING(prev), sl->len) == 0;
+    if ((same && t < until) || !(t >= due) || !(t >= status_due) || !isfinite(status_due))
+        return 0;
+    /* the status read is skipped when schedstat has not moved since the last one */
+    if (sl->len == PyBytes_GET_SIZE(status_raw)
+        && memcmp(sl->buf, PyBytes_AS_STRING(status_raw), sl->len) == 0)
+        return 0;
+    long v = PyLong_AsLong(fd);
+    if (v < 0 || v > INT_MAX) {
+        PyErr_Clear();
+        return 0;
+    }
+    sl->status_fd = (int)v;
+    return 1;
+}
+
 /* scan(sampler, threads, phases, read_file, parse3, gone_errors, refresh_errors)
  * -> (gone, d_cpu_sum, d_sw_sum, sps_sum): `ProcSampler._scan_threads`.
  * phases is a dict or None; the sampler's lists (_busy, _load, _idle) are
@@ -552,10 +638,11 @@ scan(PyObject *self, PyObject *args)
         return PyErr_Format(PyExc_TypeError, "phases must be a dict or None");
     if (phases != Py_None && PyDict_GET_SIZE(phases) == 0)
         phases = Py_None;
-    static char status_buf[STATUS_SIZE]; /* the GIL is held throughout */
-    Ctx ctx = {.sampler = sampler, .status_buf = status_buf};
+    Ctx ctx = {.sampler = sampler, .status_buf = NULL};
     PyObject *refresh = NULL, *update_fallback = NULL, *busy = NULL, *load = NULL, *idle = NULL;
     PyObject *gone = NULL, *prev_t = NULL, *hook = NULL;
+    Slot *slots = NULL;
+    char *status_block = NULL;
     double sps_sum = 0.0;
     if ((ctx.t_obj = PyObject_GetAttrString(sampler, "_t")) == NULL
         || (ctx.t = PyFloat_AsDouble(ctx.t_obj), PyErr_Occurred())
@@ -586,12 +673,113 @@ scan(PyObject *self, PyObject *args)
         goto fail;
     char buf[SCHEDSTAT_SIZE];
 
+    /* First every schedstat read, back to back and without the GIL (as the
+     * pread floor does them: the kernel's caches stay warm, and the UI thread
+     * runs meanwhile); then the loop over their results. A thread whose fd
+     * changed meanwhile, or whose read filled its slot, is read again there. */
+    Py_ssize_t n_read = PyList_GET_SIZE(threads);
+    slots = n_read > 0 ? PyMem_RawMalloc(n_read * sizeof(Slot)) : NULL;
+    if (slots == NULL)
+        n_read = 0; /* no memory for the batch: each thread is read in the loop */
+    for (Py_ssize_t i = 0; i < n_read; i++) {
+        if (i + PREFETCH < n_read)
+            __builtin_prefetch(PyList_GET_ITEM(threads, i + PREFETCH));
+        PyObject *th = PyList_GET_ITEM(threads, i);
+        slots[i].th = th;
+        slots[i].fd = -1;
+        slots[i].len = -2;
+        slots[i].status_fd = -1;
+        slots[i].status_len = -2;
+        slots[i].status = NULL;
+        if (!Py_IS_TYPE(th, thread_type))
+            continue; /* the loop raises */
+        PyObject *v = *(PyObject **)((char *)th + offsets[F_FD]);
+        if (v != NULL && PyLong_CheckExact(v)) {
+            long fd = PyLong_AsLong(v);
+            if (fd >= 0 && fd <= INT_MAX)
+                slots[i].fd = (int)fd;
+            else if (fd == -1 && PyErr_Occurred())
+                PyErr_Clear(); /* the loop reads it again and raises */
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n_read; i++) {
+        if (slots[i].fd < 0)
+            continue;
+        ssize_t n;
+        do {
+            n = pread(slots[i].fd, slots[i].buf, SLOT_SIZE, 0);
+        } while (n < 0 && errno == EINTR);
+        slots[i].len = n < 0 ? -1 : (int)n;
+    }
+    Py_END_ALLOW_THREADS
+
+    /* Then the status reads the loop is sure to make, back to back too. */
+    Py_ssize_t n_status = 0;
+    for (Py_ssize_t i = 0; i < n_read; i++)
+        if (slots[i].len >= 0 && slots[i].len < SLOT_SIZE && Py_IS_TYPE(slots[i].th, thread_type)
+            && wants_status(slots[i].th, &slots[i], t))
+            n_status++;
+    if (n_status > 0 && (status_block = PyMem_RawMalloc(n_status * STATUS_AHEAD)) != NULL) {
+        char *next = status_block;
+        for (Py_ssize_t i = 0; i < n_read; i++) {
+            if (slots[i].status_fd < 0)
+                continue;
+            slots[i].status = next;
+            next += STATUS_AHEAD;
+            if (hook != Py_None) { /* announced as the loop announces its own reads */
+                PyObject *h = PyObject_CallOneArg(hook, slots[i].th);
+                if (h == NULL)
+                    goto fail;
+                Py_DECREF(h);
+            }
+        }
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n_read; i++) {
+            if (slots[i].status == NULL)
+                continue;
+            ssize_t n;
+            do {
+                n = pread(slots[i].status_fd, slots[i].status, STATUS_AHEAD, 0);
+            } while (n < 0 && errno == EINTR);
+            slots[i].status_len = n < 0 ? -1 : (int)n;
+        }
+        Py_END_ALLOW_THREADS
+    } else {
+        for (Py_ssize_t i = 0; i < n_read; i++)
+            slots[i].status_fd = -1;
+    }
+
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(threads); i++) {
+        if ((i & (GIL_EVERY - 1)) == GIL_EVERY - 1) {
+            /* Let a thread that asked for the GIL have it, as the Python loop
+             * would between bytecodes (every 5 ms): the UI stays responsive
+             * through a long scan. Nothing borrowed is held here. */
+            Py_BEGIN_ALLOW_THREADS
+            Py_END_ALLOW_THREADS
+        }
+        if (i + PREFETCH < n_read) { /* its Thread object, all of its slots */
+            char *ahead = (char *)PyList_GET_ITEM(threads, i + PREFETCH);
+            for (int line = 0; line < 4; line++)
+                __builtin_prefetch(ahead + 64 * line);
+        }
+        if (i + PREFETCH / 2 < n_read) { /* the objects the loop reads first */
+            PyObject *ahead = PyList_GET_ITEM(threads, i + PREFETCH / 2);
+            if (Py_IS_TYPE(ahead, thread_type)) {
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_RAW]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_UNTIL]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_SAMPLE]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_CPU]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_SWITCHES]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_DUE]));
+            }
+        }
         PyObject *th = PyList_GET_ITEM(threads, i);
         if (!Py_IS_TYPE(th, thread_type)) {
             PyErr_SetString(PyExc_TypeError, "not a Thread");
             goto fail;
         }
+        ctx.cur = i < n_read && slots[i].th == th ? &slots[i] : NULL;
         Py_INCREF(th);
         PyObject *raw = NULL; /* new reference: this read, as bytes */
         PyObject *prev = NULL; /* new reference: the last read (th.raw may be replaced) */
@@ -608,13 +796,22 @@ scan(PyObject *self, PyObject *args)
             goto fail_th_type;
         if (fd >= 0) {
             ssize_t n;
-            do {
-                n = pread((int)fd, buf, SCHEDSTAT_SIZE, 0);
-            } while (n < 0 && errno == EINTR);
+            const char *data = buf;
+            Slot *sl = i < n_read && slots[i].th == th && slots[i].fd == fd ? &slots[i] : NULL;
+            if (sl != NULL && sl->len >= 0 && sl->len < SLOT_SIZE) {
+                n = sl->len;
+                data = sl->buf;
+            } else if (sl != NULL && sl->len == -1) {
+                n = -1;
+            } else {
+                do {
+                    n = pread((int)fd, buf, SCHEDSTAT_SIZE, 0);
+                } while (n < 0 && errno == EINTR);
+            }
             if (n < 0)
                 goto gone_th;
-            same = n == PyBytes_GET_SIZE(prev) && memcmp(buf, PyBytes_AS_STRING(prev), n) == 0;
-            if (!same && (raw = PyBytes_FromStringAndSize(buf, n)) == NULL)
+            same = n == PyBytes_GET_SIZE(prev) && memcmp(data, PyBytes_AS_STRING(prev), n) == 0;
+            if (!same && (raw = PyBytes_FromStringAndSize(data, n)) == NULL)
                 goto fail_th;
         } else {
             PyObject *path = get(th, F_PATH);
@@ -969,6 +1166,9 @@ scan(PyObject *self, PyObject *args)
     Py_DECREF(load);
     Py_DECREF(idle);
     Py_DECREF(hook);
+    PyMem_RawFree(ctx.status_buf);
+    PyMem_RawFree(slots);
+    PyMem_RawFree(status_block);
     return result;
 fail:
     Py_XDECREF(gone);
@@ -980,11 +1180,146 @@ fail:
     Py_XDECREF(load);
     Py_XDECREF(idle);
     Py_XDECREF(hook);
+    PyMem_RawFree(ctx.status_buf);
+    PyMem_RawFree(slots);
+    PyMem_RawFree(status_block);
+    return NULL;
+}
+
+/* parse_stat(raw) -> procfs.Stat: procfs.parse_stat for the plain case (the
+ * sampler's per-process read, each sample), and procfs.parse_stat itself for
+ * anything else (odd text, a malformed line: it raises what it raises). */
+static PyObject *
+parse_stat_c(PyObject *self, PyObject *raw)
+{
+    if (stat_type == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "bind() first");
+    if (!PyBytes_Check(raw))
+        return PyObject_CallOneArg(stat_fallback, raw);
+    const char *p = PyBytes_AS_STRING(raw), *end = p + PyBytes_GET_SIZE(raw);
+    const char *lpar = memchr(p, '(', end - p), *rpar = NULL;
+    for (const char *q = end - 1; q >= p; q--)
+        if (*q == ')') {
+            rpar = q;
+            break;
+        }
+    if (lpar == NULL || rpar == NULL || rpar < lpar || rpar + 2 > end)
+        return PyObject_CallOneArg(stat_fallback, raw);
+    /* fields after "name) ": f[0] state, f[1] ppid, f[11] utime, f[12] stime,
+     * f[17] num_threads, f[19] start_time */
+    static const int wanted[6] = {0, 1, 11, 12, 17, 19};
+    const char *tok[6] = {0};
+    Py_ssize_t toklen[6] = {0};
+    const char *q = rpar + 2;
+    for (int f = 0, w = 0; w < 6; f++) {
+        while (q < end && is_space(*q))
+            q++;
+        if (q == end)
+            return PyObject_CallOneArg(stat_fallback, raw); /* too few fields */
+        const char *t = q;
+        while (q < end && !is_space(*q))
+            q++;
+        if (f == wanted[w]) {
+            tok[w] = t;
+            toklen[w] = q - t;
+            w++;
+        }
+    }
+    long long v[5];
+    for (int k = 1; k < 6; k++) {
+        const char *t = tok[k];
+        if (digits(&t, tok[k] + toklen[k], &v[k - 1]) < 0)
+            return PyObject_CallOneArg(stat_fallback, raw);
+    }
+    if (toklen[0] != 1 || (unsigned char)tok[0][0] >= 0x80)
+        return PyObject_CallOneArg(stat_fallback, raw);
+    PyObject *items[7];
+    items[0] = PyUnicode_DecodeUTF8(lpar + 1, rpar - lpar - 1, "replace");
+    items[1] = PyUnicode_FromOrdinal((unsigned char)tok[0][0]);
+    for (int k = 0; k < 5; k++)
+        items[2 + k] = PyLong_FromLongLong(v[k]);
+    PyObject *st = stat_type->tp_alloc(stat_type, 7);
+    for (int k = 0; k < 7; k++) {
+        if (st == NULL || items[k] == NULL) {
+            for (int j = 0; j < 7; j++)
+                Py_XDECREF(items[j]);
+            Py_XDECREF(st);
+            return NULL;
+        }
+    }
+    for (int k = 0; k < 7; k++)
+        PyTuple_SET_ITEM(st, k, items[k]);
+    return st;
+}
+
+typedef struct {
+    double load;
+    long long tie; /* the tid, or the position */
+    PyObject *sample;
+} Ranked;
+
+static int
+by_load_then_tie(const void *a, const void *b)
+{
+    const Ranked *x = a, *y = b;
+    if (x->load != y->load)
+        return x->load < y->load ? -1 : 1;
+    return (x->tie > y->tie) - (x->tie < y->tie);
+}
+
+/* busiest(busy, load, by_tid) -> list: the samples of `busy` in the order of
+ * `load` (ascending: loads are negated), ties by tid (`by_tid`) or by their
+ * place in `busy`: the order of the sampler's two stable sorts. None if a
+ * load is NaN (then there is no such order; the sampler sorts in Python). */
+static PyObject *
+busiest(PyObject *self, PyObject *args)
+{
+    PyObject *busy, *load;
+    int by_tid;
+    if (!PyArg_ParseTuple(args, "O!O!p", &PyList_Type, &busy, &PyList_Type, &load, &by_tid))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(busy);
+    if (PyList_GET_SIZE(load) != n)
+        return PyErr_Format(PyExc_ValueError, "busy and load differ in length");
+    Ranked *r = PyMem_Malloc((n > 0 ? n : 1) * sizeof(Ranked));
+    if (r == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyList_GET_ITEM(busy, i);
+        r[i].sample = s;
+        r[i].load = PyFloat_AsDouble(PyList_GET_ITEM(load, i));
+        if (r[i].load == -1.0 && PyErr_Occurred())
+            goto fail;
+        if (isnan(r[i].load)) { /* no total order: Python's sort decides */
+            PyMem_Free(r);
+            Py_RETURN_NONE;
+        }
+        r[i].tie = i;
+        if (by_tid) {
+            if (!PyTuple_Check(s) || PyTuple_GET_SIZE(s) < 2) {
+                PyErr_SetString(PyExc_TypeError, "not a ThreadSample");
+                goto fail;
+            }
+            if ((r[i].tie = PyLong_AsLongLong(PyTuple_GET_ITEM(s, 1))) == -1 && PyErr_Occurred())
+                goto fail;
+        }
+    }
+    qsort(r, n, sizeof(Ranked), by_load_then_tie);
+    PyObject *out = PyList_New(n);
+    if (out != NULL)
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyList_SET_ITEM(out, i, Py_NewRef(r[i].sample));
+    PyMem_Free(r);
+    return out;
+fail:
+    PyMem_Free(r);
     return NULL;
 }
 
 static PyMethodDef methods[] = {
-    {"bind", bind, METH_VARARGS, "bind(Thread, ThreadSample, NEVER, ALWAYS): learn the slots."},
+    {"busiest", busiest, METH_VARARGS, "The busy samples, busiest first (see sampler.sample)."},
+    {"parse_stat", parse_stat_c, METH_O, "procfs.parse_stat, the plain case in C."},
+    {"bind", bind, METH_VARARGS, "bind(Thread, ThreadSample, Stat, parse_stat, NEVER, ALWAYS)."},
     {"scan", scan, METH_VARARGS, "The hot loop of ProcSampler._scan_threads."},
     {NULL, NULL, 0, NULL},
 };

@@ -106,11 +106,13 @@ def _load_hotloop() -> ModuleType | None:
         from workloads import _hotloop
     except ImportError:
         return None
-    _hotloop.bind(Thread, ThreadSample, NEVER, ALWAYS)
+    _hotloop.bind(Thread, ThreadSample, procfs.Stat, procfs.parse_stat, NEVER, ALWAYS)
     return _hotloop
 
 
 _HOTLOOP = _load_hotloop()
+# Each process's stat, every sample: in C where it can be (the same Stat).
+_parse_stat = procfs.parse_stat if _HOTLOOP is None else _HOTLOOP.parse_stat
 HOT_LOOP = "C" if _HOTLOOP is not None else "Python"  # which one samples: shown by bench / perf
 
 
@@ -188,13 +190,20 @@ class ProcSampler(Tracker):
             self._d_cpu, self._sps = 0, 0.0
         # Busiest first, then by tid: a stable sort on the load alone keeps
         # tid order among equals, which each process's run is in already.
-        by: Iterable[int] = range(len(busy))
-        if len(processes) > 1:
-            by = sorted(by, key=lambda i: busy[i].tid)
-        threads = [busy[i] for i in sorted(by, key=load.__getitem__)]
+        ranked = None if _HOTLOOP is None else _HOTLOOP.busiest(busy, load, len(processes) > 1)
+        if ranked is not None:  # the same order, sorted in C
+            threads = ranked
+        else:
+            by: Iterable[int] = range(len(busy))
+            if len(processes) > 1:
+                by = sorted(by, key=lambda i: busy[i].tid)
+            threads = [busy[i] for i in sorted(by, key=load.__getitem__)]
         if added or len(processes) > 1:
             idle.sort(key=_TID)  # runs already in tid order: timsort merges them cheaply
         threads.extend(idle)
+        # Let go of this sample's lists while their items are still in the
+        # cache, not at the start of the next sample (thousands of cold decrefs).
+        self._busy, self._load, self._idle = [], [], []
         self._prev_t = t
         if self._procs:
             ok = self._n_fallback == 0
@@ -219,7 +228,7 @@ class ProcSampler(Tracker):
     def _scan_proc(self, proc: Proc) -> tuple[int, int]:
         """Sample one process: (threads sampled, or -1 if it is gone; threads added)."""
         try:
-            st = procfs.parse_stat(procfs.pread(proc.stat_fd))
+            st = _parse_stat(procfs.pread(proc.stat_fd))
         except ProcError:
             st = None
         if st is None or (st.state in ("Z", "X") and st.num_threads <= 1):

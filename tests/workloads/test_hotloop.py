@@ -21,6 +21,7 @@ import pytest
 from tests.workloads.fakeproc import FakeProc
 from workloads import procfs
 from workloads import sampler as sampler_module
+from workloads.frames import ThreadSample
 from workloads.sampler import KernelView, ProcSampler
 
 MS = 1_000_000
@@ -104,6 +105,9 @@ def test_c_and_python_loops_give_identical_views(
         schedstat = not (fallback and tid == 105)
         fake.add_thread(100, tid, name=f"t-{tid}", schedstat=schedstat, vol=tid, invol=1)
         live.append(tid)
+    fake.add_process(200, ppid=100, name="worker", cpu_ns=MS, slices=1)  # a second process:
+    for tid in (201, 202):  # its threads sort in among the lab's by tid
+        fake.add_thread(200, tid, name=f"w-{tid}", schedstat=not fallback)
     clock = Clock()
     c, py = _pair(fake, clock, **intervals)
     inline = [0]  # status reads the C loop made itself
@@ -112,7 +116,10 @@ def test_c_and_python_loops_give_identical_views(
         _same(c.sample(), py.sample())
         for _ in range(100):
             phases = _script(rng, fake, clock, live, fallback)
+            for tid in (200, 201, 202):
+                fake.bump(tid, cpu_ns=rng.choice((0, 20 * MS, 60 * MS)), slices=1, utime=1)
             _same(c.sample(phases), py.sample(phases))
+        assert len(c.sample().processes) == 2
         assert any(th.fallback for th in c._by_tid.values()) == fallback
         if not fallback and intervals.get("status_interval", 1.0) > 0:
             assert inline[0] > 20  # the C loop's own refresh was exercised
@@ -154,3 +161,63 @@ def test_the_c_loop_is_built_where_there_is_a_compiler() -> None:
     if shutil.which(cc) is None:
         pytest.skip(f"no C compiler ({cc}): the Python loop is used, as designed")
     assert sampler_module.HOT_LOOP == "C"
+
+
+STAT_LINES = [
+    b"4242 (python) S 1 4242 4242 0 -1 4194368 10 0 0 0 7 3 0 0 20 0 12 0 998 90000 2458 1\n",
+    b"7 (a) b (c) R 6 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0\n",  # ) in the name
+    b"7 (\xc3\xbcn\xff) D 6 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0\n",  # bad UTF-8
+    b"7 (x) Z 0 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5\n",  # exactly 20 fields after the name
+    b"7 (x) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0\n",  # one field short: malformed
+    b"7 (x) S -1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5\n",  # a sign: left to Python
+    b"7 (x) SS 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5\n",  # a two-letter state
+    b"7 (x) \xc3 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5\n",  # a non-ASCII state
+    b"7 (x) S 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 12345678901234567890123\n",  # huge
+    b"7 (x)S 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5\n",  # no space after the name
+    b"7 (x) S 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5x\n",  # junk in a number
+    b"7 x) S 1\n",
+    b")(",
+    b"",
+]
+
+
+@needs_c
+@pytest.mark.parametrize("raw", STAT_LINES)
+def test_c_parse_stat_is_procfs_parse_stat(raw: bytes) -> None:
+    assert sampler_module._HOTLOOP is not None
+    try:
+        want: object = procfs.parse_stat(raw)
+    except procfs.ProcUnreadable:
+        with pytest.raises(procfs.ProcUnreadable):
+            sampler_module._HOTLOOP.parse_stat(raw)
+        return
+    got = sampler_module._HOTLOOP.parse_stat(raw)
+    assert type(got) is procfs.Stat and got == want
+
+
+def _busiest_in_python(
+    busy: list[ThreadSample], load: list[float], by_tid: bool
+) -> list[ThreadSample]:
+    """The sampler's Python ordering (sample()): two stable sorts."""
+    by: list[int] | range = range(len(busy))
+    if by_tid:
+        by = sorted(by, key=lambda i: busy[i].tid)
+    return [busy[i] for i in sorted(by, key=load.__getitem__)]
+
+
+@needs_c
+@pytest.mark.parametrize("by_tid", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_c_busiest_first_is_the_python_order(seed: int, by_tid: bool) -> None:
+    rng = random.Random(seed)
+    tids = rng.sample(range(100, 100_000), k=300)
+    busy = [
+        ThreadSample(1, tid, "t", "R", 0, 0, 0, 0, 0, 0.5, 0.0, 0.5, None, 0.0, 0.0, 0.0)
+        for tid in tids
+    ]
+    load = [-rng.choice((0.25, 0.5, 1.0, rng.random())) for _ in tids]  # many ties
+    assert sampler_module._HOTLOOP is not None
+    got = sampler_module._HOTLOOP.busiest(busy, load, by_tid)
+    assert got == _busiest_in_python(busy, load, by_tid)
+    assert sampler_module._HOTLOOP.busiest([], [], by_tid) == []
+    assert sampler_module._HOTLOOP.busiest(busy[:2], [float("nan"), -1.0], by_tid) is None
