@@ -90,7 +90,8 @@ def print_table(report: dict[str, Any]) -> None:
 def _caption(report: dict[str, Any]) -> str:
     m = report["machine"]
     return (
-        f"{m['cores']} cores, {m['cpu']}, Python {m['python']}. "
+        f"{m['cores']} cores, {m['cpu']}, Python {m['python']}, "
+        f"sampler loop in {m.get('sampler_loop', '?')}. "
         "* GIL wait is inferred (CPU phase + kernel says not running); n/a = not measurable here."
     )
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workloads import histogram
+from workloads import histogram, sampler
 from workloads.config import LabConfig
 from workloads.frames import Frame
 from workloads.session import LabSession
@@ -68,6 +68,7 @@ def machine_info() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "sampler_loop": sampler.HOT_LOOP,  # C or Python: it changes ccviz's own cost only
     }
 
 
