@@ -772,6 +772,12 @@ scan(PyObject *self, PyObject *args)
                 __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_CPU]));
                 __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_SWITCHES]));
                 __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_DUE]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_RUNQ]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_NAME]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_VOL]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_INVOL]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_VOL_RATE]));
+                __builtin_prefetch(*(PyObject **)((char *)ahead + offsets[F_INVOL_RATE]));
             }
         }
         PyObject *th = PyList_GET_ITEM(threads, i);

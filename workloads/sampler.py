@@ -39,12 +39,16 @@ thread per sample, the least any sampler can do: ≈ 2 µs of CPU on a busy
 The loop itself exists twice: `_scan_threads` in Python, and the same loop
 in C (`_hotloop.c`, built by setup.py where there is a C compiler), which
 `_scan` picks when it is there (``CCVIZ_PURE_PYTHON=1``: never). The C loop
-compares an unchanged schedstat with a memcmp (no bytes object made) and
-does the common status refresh itself (a held fd, a full parse); everything
-rare goes through the same Python methods at the same points. Tests run both
-over the same fake trees and compare every view. With every thread busy it
-takes the per-thread cost from ≈ 2.4× to ≈ 1.9× the pread floor at 1,000
-threads (`make perf`).
+first makes every schedstat read back to back without the GIL (the kernel's
+caches stay warm, as in the floor's own loop, and the UI thread runs
+meanwhile), then the status reads it is sure to need, then goes through the
+threads: an unchanged schedstat is a memcmp (no object made), a moved one
+three numbers and one `ThreadSample`, a status refresh through a held fd a
+parse in C. Everything rare goes through the same Python methods at the
+same points. Each process's stat is parsed, and the busiest-first order
+sorted, in C as well. Tests run both loops over the same randomised fake
+trees and compare every view. With every thread busy this takes the cost
+from ≈ 2.5× to ≈ 1.7–1.9× the pread floor (`make perf`, 100 to 5,000 threads).
 
 Per sample: one ``stat`` read per process (liveness, thread count); its task
 directory is listed only when that count changed or a thread vanished; the
