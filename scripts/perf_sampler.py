@@ -11,6 +11,9 @@ Three kinds of tree, each at 100 / 1,000 / 5,000 threads:
 - lab: a real `threads` lab, ``cpu_share=0, task_ms=60000, io_kind=sleep``:
   N long-lived threads sleeping in the kernel, plus the lab's own probe.
 
+Where the sampler runs its C loop, the tick trees are measured once more with
+the Python loop (info rows), for the comparison.
+
 The floor and the sampler alternate sample by sample in one loop, so machine
 noise hits both alike. Ratios are graded on CPU time (`time.thread_time`),
 which a busy machine cannot inflate by preempting the sampler; wall-time
@@ -19,18 +22,33 @@ ratios are printed alongside.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import bench_sampler
 from perf_common import Check, median, print_table, standalone
 
-from workloads import sampler
+from workloads import procfs, sampler
 from workloads.config import LabConfig
 from workloads.lab import LabProcess
+from workloads.sampler import ProcSampler
 
 TARGET_RATIO = 2.0
 LAB_READY_TIMEOUT_S = 60.0
+
+
+@contextlib.contextmanager
+def _python_loop() -> Iterator[None]:
+    """The sampler as it runs without the C loop (no compiler, CCVIZ_PURE_PYTHON=1)."""
+    saved = sampler._HOTLOOP, sampler._parse_stat, ProcSampler._scan
+    sampler._HOTLOOP, sampler._parse_stat = None, procfs.parse_stat
+    ProcSampler._scan = ProcSampler._scan_threads
+    try:
+        yield
+    finally:
+        sampler._HOTLOOP, sampler._parse_stat, ProcSampler._scan = saved
 
 
 def _lab_tree(n: int, samples: int, hz: float) -> dict[str, Any]:
@@ -72,6 +90,13 @@ def run(quick: bool = False) -> dict[str, Any]:
             r["ratio_cpu"] = r["sampler_cpu_us"] / r["floor_cpu_us"]
             r["ratio_wall"] = r["sampler_us"] / r["floor_us"]
             rows[f"{kind}/{n}"] = r
+    python_rows: dict[str, dict[str, Any]] = {}
+    if sampler.HOT_LOOP == "C":  # the busy case again with the Python loop, for comparison
+        for n in sizes:
+            with _python_loop():
+                r = bench_sampler.measure(n, 0.2, samples, hz)
+            r["ratio_cpu"] = r["sampler_cpu_us"] / r["floor_cpu_us"]
+            python_rows[f"tick/{n}"] = r
     checks = []
     for key, r in rows.items():
         note = (
@@ -82,6 +107,15 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
         checks.append(
             Check(f"{key} sampler/floor", r["ratio_cpu"], TARGET_RATIO, unit="×", note=note)
+        )
+    for key, r in python_rows.items():
+        checks.append(
+            Check(
+                f"{key} Python loop",
+                r["ratio_cpu"],
+                unit="×",
+                note=f"{r['sampler_cpu_us']:.1f} vs {r['floor_cpu_us']:.1f} µs cpu, no C loop",
+            )
         )
     worst_tick = max(
         (r["per_sample_ms"] for k, r in rows.items() if k.startswith("tick/")), default=None
@@ -104,6 +138,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     )
     return {
         "rows": rows,
+        "python_loop_rows": python_rows,
         "checks": [c.to_dict() for c in checks],
         "median_ratio_cpu": median(r["ratio_cpu"] for r in rows.values()),
         "settings": {

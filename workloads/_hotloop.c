@@ -1,18 +1,26 @@
-/* The sampler's hot loop in C: `ProcSampler._scan_threads`, line for line.
+/* The sampler's hot loop in C: `ProcSampler._scan_threads`, giving the same
+ * samples, lists and sums; plus `procfs.parse_stat` for each process's stat
+ * and the busiest-first order of `ProcSampler.sample`.
  *
  * Optional. `workloads.sampler` uses it when it was built and falls back to
  * the Python loop otherwise (or with CCVIZ_PURE_PYTHON=1); the tests run both
- * over the same fake /proc trees and compare every sample.
+ * over the same randomised fake /proc trees and compare every view.
  *
- * Why: with every thread of a large tree busy, each thread costs one
- * ``pread`` of schedstat plus, in Python, about 1.5-2 µs of parsing and
- * bookkeeping: about twice the pread itself. Here an unchanged schedstat
- * costs a memcmp against the bytes of the last read (no object is made),
- * and a moved one three parsed ints and one ThreadSample. Everything rare
- * or costly stays in Python and is called exactly where the Python loop
- * calls it: path reads (`read_file`), status / stat refreshes (`refresh`),
- * threads without schedstat (`update_fallback`) and odd schedstat text
- * (`parse3`).
+ * Why: with every thread of a large tree busy, the Python loop cost 2.5-3x
+ * the bare pread of each thread's schedstat (parsing, bookkeeping, and the
+ * status re-read every busy thread needs once a second). `scan` goes in
+ * three passes:
+ *   1. every schedstat read through a held fd, back to back, without the GIL
+ *      (the kernel's caches stay warm, as in the floor's own loop, and the
+ *      UI thread runs meanwhile);
+ *   2. the status reads pass 3 is sure to make (`wants_status`), the same way;
+ *   3. the loop: an unchanged schedstat is a memcmp against the last read (no
+ *      object made), a moved one three parsed numbers and one ThreadSample,
+ *      a status refresh through a held fd a parse here (`refresh_inline`).
+ * Everything rare stays in Python and is called exactly where the Python
+ * loop calls it: path reads (`read_file`), other refreshes (`refresh`),
+ * threads without schedstat (`update_fallback`), odd schedstat text
+ * (`parse3`); and a read pass 3 finds stale is made again in place.
  *
  * Thread is a slots dataclass: its fields are read and written through the
  * slot offsets its member descriptors give (`bind`), which is what the
@@ -577,6 +585,24 @@ do_refresh(Ctx *c, PyObject *refresh, PyObject *th, PyObject *raw, PyObject *pre
     return 0;
 }
 
+/* phases.get(th.tid) into *out (borrowed; None if phases is None or has no
+ * entry); -1 with an exception set on error. */
+static int
+phase_of(PyObject *phases, PyObject *th, PyObject **out)
+{
+    *out = Py_None;
+    if (phases == Py_None)
+        return 0;
+    PyObject *tid = get(th, F_TID);
+    if (tid == NULL)
+        return -1;
+    PyObject *phase = PyDict_GetItemWithError(phases, tid);
+    if (phase == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    *out = phase;
+    return 0;
+}
+
 static inline int
 is_float(PyObject *v, double *out)
 {
@@ -862,16 +888,8 @@ scan(PyObject *self, PyObject *args)
                         goto fail_th;
                     }
                 }
-                if (phases != Py_None) {
-                    if ((v = get(th, F_TID)) == NULL)
-                        goto fail_th;
-                    phase = PyDict_GetItemWithError(phases, v);
-                    if (phase == NULL) {
-                        if (PyErr_Occurred())
-                            goto fail_th;
-                        phase = Py_None;
-                    }
-                }
+                if (phase_of(phases, th, &phase) < 0)
+                    goto fail_th;
                 PyObject *wa = dt > 0 ? one_f : zero_f, *gil = Py_None;
                 if (phase != Py_None) {
                     int is_cpu = PyObject_RichCompareBool(phase, cpu_str, Py_EQ);
@@ -1007,16 +1025,8 @@ scan(PyObject *self, PyObject *args)
             } else {
                 ex = ru = wa = sps = 0.0;
             }
-            if (phases != Py_None) {
-                if ((v = get(th, F_TID)) == NULL)
-                    goto fail_nums;
-                phase = PyDict_GetItemWithError(phases, v);
-                if (phase == NULL) {
-                    if (PyErr_Occurred())
-                        goto fail_nums;
-                    phase = Py_None;
-                }
-            }
+            if (phase_of(phases, th, &phase) < 0)
+                goto fail_nums;
             PyObject *ex_o = new_float(ex), *ru_o = new_float(ru), *wa_o = new_float(wa);
             PyObject *gil = NULL;
             if (phase == Py_None) {
@@ -1089,16 +1099,8 @@ scan(PyObject *self, PyObject *args)
             goto fail_th;
         }
         /* Fallback threads (no schedstat), or converting to fallback. */
-        if (phases != Py_None) {
-            if ((v = get(th, F_TID)) == NULL)
-                goto fail_th;
-            phase = PyDict_GetItemWithError(phases, v);
-            if (phase == NULL) {
-                if (PyErr_Occurred())
-                    goto fail_th;
-                phase = Py_None;
-            }
-        }
+        if (phase_of(phases, th, &phase) < 0)
+            goto fail_th;
         {
             PyObject *r = PyObject_CallFunctionObjArgs(update_fallback, th, raw, phase, NULL);
             if (r == NULL) {
