@@ -603,6 +603,18 @@ phase_of(PyObject *phases, PyObject *th, PyObject **out)
     return 0;
 }
 
+/* A sample into this scan's lists: busy, with `neg` (its negated load, a
+ * new reference, stolen) appended to load; or idle when `neg` is NULL. */
+static int
+file_sample(PyObject *busy, PyObject *load, PyObject *idle, PyObject *s, PyObject *neg)
+{
+    if (neg == NULL)
+        return PyList_Append(idle, s);
+    int rc = (PyList_Append(busy, s) < 0 || PyList_Append(load, neg) < 0) ? -1 : 0;
+    Py_DECREF(neg);
+    return rc;
+}
+
 static inline int
 is_float(PyObject *v, double *out)
 {
@@ -1080,17 +1092,11 @@ scan(PyObject *self, PyObject *args)
             d_cpu_sum += d_cpu;
             d_sw_sum += d_sw;
             sps_sum += sps;
-            if (ex != 0.0 || ru != 0.0) {
-                PyObject *neg = PyFloat_FromDouble(-(ex + ru));
-                if (neg == NULL)
-                    goto fail_th;
-                int rc = PyList_Append(busy, s) < 0 || PyList_Append(load, neg) < 0;
-                Py_DECREF(neg);
-                if (rc)
-                    goto fail_th;
-            } else if (PyList_Append(idle, s) < 0) {
+            PyObject *neg = NULL;
+            if ((ex != 0.0 || ru != 0.0) && (neg = PyFloat_FromDouble(-(ex + ru))) == NULL)
                 goto fail_th;
-            }
+            if (file_sample(busy, load, idle, s, neg) < 0)
+                goto fail_th;
             goto next;
         fail_nums:
             Py_DECREF(cpu_o);
@@ -1131,17 +1137,11 @@ scan(PyObject *self, PyObject *args)
             int busy_th = PyObject_IsTrue(exo);
             if (busy_th < 0)
                 goto fail_th;
-            if (busy_th) {
-                PyObject *neg = PyNumber_Negative(exo);
-                if (neg == NULL)
-                    goto fail_th;
-                int rc = PyList_Append(busy, s) < 0 || PyList_Append(load, neg) < 0;
-                Py_DECREF(neg);
-                if (rc)
-                    goto fail_th;
-            } else if (PyList_Append(idle, s) < 0) {
+            PyObject *neg = NULL;
+            if (busy_th && (neg = PyNumber_Negative(exo)) == NULL)
                 goto fail_th;
-            }
+            if (file_sample(busy, load, idle, s, neg) < 0)
+                goto fail_th;
         }
         goto next;
 
