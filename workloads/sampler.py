@@ -115,6 +115,7 @@ def _load_hotloop() -> ModuleType | None:
 
 
 _HOTLOOP = _load_hotloop()
+_GONE_ERRORS = (OSError, ProcError)  # a read failing so means the thread is gone (both loops)
 # Each process's stat, every sample: in C where it can be (the same Stat).
 _parse_stat = procfs.parse_stat if _HOTLOOP is None else _HOTLOOP.parse_stat
 HOT_LOOP = "C" if _HOTLOOP is not None else "Python"  # which one samples: shown by bench / perf
@@ -279,7 +280,7 @@ class ProcSampler(Tracker):
             try:
                 fd = th.fd
                 raw = pread(fd, _SCHEDSTAT_SIZE, 0) if fd >= 0 else read_file(th.path)
-            except (OSError, ProcError):
+            except _GONE_ERRORS:
                 gone.append(th)
                 continue
             prev = th.raw
@@ -389,10 +390,9 @@ class ProcSampler(Tracker):
         if phases is not None and type(phases) is not dict:
             phases = dict(phases)
         assert _HOTLOOP is not None
-        errors = (OSError, ProcError)  # what `_scan_threads` counts as gone
         gone: list[Thread]
         gone, d_cpu, d_sw, self._sps = _HOTLOOP.scan(
-            self, threads, phases, procfs.read_file, _schedstat_ints, errors, ProcError
+            self, threads, phases, procfs.read_file, _schedstat_ints, _GONE_ERRORS, ProcError
         )
         self._d_cpu += d_cpu
         self._switches_total += d_sw
